@@ -1,0 +1,193 @@
+import { z } from 'zod';
+
+/**
+ * The snapshot (CONTRACT §3): one schema per section, the type inferred beside it. Ids are UUID
+ * strings and times ISO 8601 UTC strings; the collector's serialiser guarantees both.
+ */
+
+const isoTime = z.iso.datetime({ offset: true });
+const count = z.number().int().nonnegative();
+
+export const jobStatus = z.enum(['pending', 'processing', 'completed', 'failed', 'cancelled']);
+export type JobStatus = z.infer<typeof jobStatus>;
+
+export const jobSummary = z.object({
+  id: z.uuid(),
+  queue: z.string(),
+  type: z.string(),
+  status: jobStatus,
+  user_id: z.uuid().nullable(),
+  agent: z.string().nullable(),
+  worker_id: z.uuid().nullable(),
+  attempts: count,
+  progress: z.number().min(0).max(100),
+  error: z.string().nullable(),
+  duration_ms: count.nullable(),
+  created_at: isoTime,
+  started_at: isoTime.nullable(),
+  finished_at: isoTime.nullable(),
+});
+export type JobSummary = z.infer<typeof jobSummary>;
+
+export const workerDetail = z.object({
+  id: z.uuid(),
+  hostname: z.string(),
+  status: z.enum(['online', 'offline']),
+  queues: z.array(z.string()),
+  active_jobs: count,
+  concurrency: count,
+  cpu: z.number().nullable(),
+  memory_mb: count.nullable(),
+  last_heartbeat: isoTime,
+  /** Where the status comes from: a live Redis heartbeat, or the database record alone. */
+  source: z.enum(['live', 'record']),
+});
+export type WorkerDetail = z.infer<typeof workerDetail>;
+
+export const queueWorkers = z.object({ name: z.string(), workers: count });
+
+export const dashboardSection = z.object({
+  system: z.object({
+    status: z.enum(['healthy', 'degraded', 'down']),
+    /** Seconds since the oldest running service instance started. */
+    uptime: count,
+    /** Mean CPU % over live workers that report it; 0 when none do. */
+    cpu_usage: z.number().min(0),
+  }),
+  workers: z.object({
+    total: count,
+    active: count,
+    details: z.array(workerDetail),
+    queues: z.array(queueWorkers),
+  }),
+  queue: z.object({ pending: count, processing: count, completed: count }),
+  jobs: z.object({ total_today: count, recent_jobs: z.array(jobSummary) }),
+});
+export type DashboardSection = z.infer<typeof dashboardSection>;
+
+export const agentStatus = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  stage: z.number().int().min(1).max(11),
+  description: z.string(),
+  status: z.enum(['idle', 'active', 'error', 'disabled']),
+  jobs_processed: count,
+  jobs_failed: count,
+  active_jobs: count,
+  avg_duration_ms: count.nullable(),
+  last_active_at: isoTime.nullable(),
+});
+export type AgentStatus = z.infer<typeof agentStatus>;
+
+export const agentsWorkersSection = z.object({
+  agents: z.object({
+    status: z.object({ agents: z.array(agentStatus), total_agents: count, active_agents: count }),
+  }),
+  workers: z.object({ status: z.enum(['success', 'degraded', 'empty']), workers: z.array(workerDetail) }),
+});
+export type AgentsWorkersSection = z.infer<typeof agentsWorkersSection>;
+
+const seriesPoint = z.object({
+  t: isoTime,
+  total: count,
+  completed: count,
+  failed: count,
+  cancelled: count,
+});
+export type SeriesPoint = z.infer<typeof seriesPoint>;
+
+export const analyticsSection = z.object({
+  /** Completed / (completed + failed) over the window, in percent; null with no finished job. */
+  success_rate: z.number().min(0).max(100).nullable(),
+  /** Mean duration of jobs completed in the window, ms; null with none. */
+  avg_processing_time: z.number().nonnegative().nullable(),
+  p95_processing_time: z.number().nonnegative().nullable(),
+  window_hours: z.literal(24),
+  /** Jobs created per minute over the last hour, by final status; 60 points, oldest first. */
+  jobs_per_minute: z.array(seriesPoint).length(60),
+  /** Jobs created per hour over the last 24 h, by final status; 24 points, oldest first. */
+  jobs_per_hour: z.array(seriesPoint).length(24),
+  by_status: z.record(jobStatus, count),
+});
+export type AnalyticsSection = z.infer<typeof analyticsSection>;
+
+export const queueStats = z.object({
+  name: z.string(),
+  pending: count,
+  processing: count,
+  /** Failed in the last 24 h. */
+  failed: count,
+  oldest_pending_age_s: z.number().nonnegative().nullable(),
+  pending_threshold: count,
+  over_threshold: z.boolean(),
+  paused: z.boolean(),
+});
+export type QueueStats = z.infer<typeof queueStats>;
+
+export const queueSection = z.object({
+  queues: z.array(queueStats),
+  /** Jobs an operator may act on: recent failures (retry) and the oldest pending (cancel). */
+  awaiting_action: z.array(jobSummary),
+});
+export type QueueSection = z.infer<typeof queueSection>;
+
+export const logEntry = z.object({
+  id: z.uuid(),
+  level: z.enum(['debug', 'info', 'warn', 'error']),
+  source: z.string(),
+  message: z.string(),
+  job_id: z.uuid().nullable(),
+  created_at: isoTime,
+});
+export const logsSection = z.object({ recent_entries: z.array(logEntry) });
+export type LogsSection = z.infer<typeof logsSection>;
+
+export const serviceStatus = z.object({
+  status: z.enum(['up', 'degraded', 'down']),
+  replicas: count,
+  desired_replicas: count,
+  last_heartbeat: isoTime.nullable(),
+  version: z.string().nullable(),
+});
+export type ServiceStatus = z.infer<typeof serviceStatus>;
+
+export const systemControlSection = z.object({
+  services_status: z.record(z.string(), serviceStatus),
+});
+export type SystemControlSection = z.infer<typeof systemControlSection>;
+
+export const configurationSection = z.object({
+  /** Per queue: pending count past which `queue:threshold_warning` is raised. */
+  queue_thresholds: z.record(z.string(), count),
+  minimum_workers: count,
+  intervals: z.object({
+    warm_interval_ms: count,
+    snapshot_ttl_s: count,
+    heartbeat_ttl_s: count,
+  }),
+  /** Every other setting from the database, by key. Never secrets. */
+  settings: z.record(z.string(), z.unknown()),
+});
+export type ConfigurationSection = z.infer<typeof configurationSection>;
+
+/** Section name → schema, in snapshot order. The one list every service iterates. */
+export const SECTION_SCHEMAS = {
+  dashboard: dashboardSection,
+  agents_workers: agentsWorkersSection,
+  analytics: analyticsSection,
+  queue: queueSection,
+  logs: logsSection,
+  system_control: systemControlSection,
+  configuration: configurationSection,
+} as const;
+
+export type SectionName = keyof typeof SECTION_SCHEMAS;
+export const SECTION_NAMES = Object.keys(SECTION_SCHEMAS) as SectionName[];
+export type Sections = { [K in SectionName]: z.infer<(typeof SECTION_SCHEMAS)[K]> };
+
+export function isSectionName(name: string): name is SectionName {
+  return Object.prototype.hasOwnProperty.call(SECTION_SCHEMAS, name);
+}
+
+/** The seed's completeness check: a warm is good only when these are all present. */
+export const REQUIRED_SECTIONS: readonly SectionName[] = ['dashboard', 'agents_workers', 'analytics', 'queue', 'logs'];

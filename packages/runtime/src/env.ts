@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import { ConfigError } from './errors';
+
+/**
+ * Environment loading (CONTRACT §2). Each service declares one zod object of the variables it
+ * reads, built from the shared pieces below; `loadEnv` checks all of them at once and fails with
+ * ONE error naming every bad or missing variable.
+ */
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+
+export const redisEnv = {
+  /** @default redis://127.0.0.1:6379 */
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  /** Prefix of every key and channel. @default '' */
+  SSOT_NAMESPACE: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]*$/, 'letters, digits, _ . - only')
+    .default(''),
+};
+
+export const commonEnv = {
+  ...redisEnv,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+};
+
+export const databaseEnv = {
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }),
+};
+
+export const snapshotEnv = {
+  /** Warming period, ms. @default 5000 */
+  WARM_INTERVAL_MS: positiveInt.default(5000),
+  /** Snapshot TTL, s. @default 15 */
+  SNAPSHOT_TTL_S: positiveInt.default(15),
+};
+
+export const authEnv = {
+  AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  AUTH_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  AUTH_ISSUER: z.string().min(1).optional(),
+  AUTH_AUDIENCE: z.string().min(1).optional(),
+};
+
+export function portEnv(defaultPort: number) {
+  return { PORT: port.default(defaultPort) };
+}
+
+/** Services that verify user tokens need a secret or a JWKS endpoint; this names both when neither is set. */
+export function requireAuth<T extends { AUTH_JWT_SECRET?: string; AUTH_JWKS_URL?: string }>(
+  env: T,
+  ctx: z.RefinementCtx,
+): void {
+  if (!env.AUTH_JWT_SECRET && !env.AUTH_JWKS_URL) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['AUTH_JWT_SECRET'],
+      message: 'one of AUTH_JWT_SECRET or AUTH_JWKS_URL is required',
+    });
+  }
+}
+
+/**
+ * Parses `env` with `schema`; returns a deeply frozen result or throws a ConfigError whose message
+ * lists every problem, one per line (`VARIABLE: what is wrong`).
+ */
+export function loadEnv<S extends z.ZodType>(
+  service: string,
+  schema: S,
+  env: NodeJS.ProcessEnv = process.env,
+): Readonly<z.infer<S>> {
+  // Empty strings count as unset, as in most deployment tooling.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const name = issue.path.join('.') || '(environment)';
+      const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
+      return `  ${name}: ${message}`;
+    });
+    throw new ConfigError(`${service}: invalid environment (${lines.length} problem${lines.length > 1 ? 's' : ''}):\n${lines.join('\n')}`);
+  }
+  return deepFreeze(result.data);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

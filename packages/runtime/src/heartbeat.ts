@@ -1,0 +1,48 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { RedisKeys } from '@agentos/contracts';
+import type { Redis } from 'ioredis';
+
+/** What each running service process publishes about itself every few seconds. */
+export interface ServiceHeartbeat {
+  service: string;
+  instance: string;
+  version: string;
+  started_at: string;
+  at: string;
+}
+
+/** `hostname-pid-xxxx`: unique per process, readable in logs and `CLIENT LIST`. */
+export function instanceId(): string {
+  return `${hostname()}-${process.pid}-${randomUUID().slice(0, 4)}`;
+}
+
+/**
+ * Writes this process's heartbeat into the shared hash every `intervalMs`; the collector turns the
+ * hash into `system_control.services_status`. `stop()` removes the entry so a clean shutdown
+ * shows at once.
+ */
+export function startServiceHeartbeat(
+  redis: Redis,
+  keys: RedisKeys,
+  info: { service: string; instance: string; version: string },
+  intervalMs = 5000,
+): { stop(): Promise<void> } {
+  const field = `${info.service}/${info.instance}`;
+  const startedAt = new Date().toISOString();
+  const beat = () => {
+    const heartbeat: ServiceHeartbeat = { ...info, started_at: startedAt, at: new Date().toISOString() };
+    redis.hset(keys.serviceHeartbeats, field, JSON.stringify(heartbeat)).catch(() => {
+      /* Redis away: the next beat retries */
+    });
+  };
+  beat();
+  const timer = setInterval(beat, intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await redis.hdel(keys.serviceHeartbeats, field).catch(() => {});
+    },
+  };
+}

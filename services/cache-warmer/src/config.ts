@@ -1,0 +1,15 @@
+import { commonEnv, loadEnv, portEnv, snapshotEnv } from '@agentos/runtime';
+import { z } from 'zod';
+
+export const warmerEnv = z.object({
+  ...commonEnv,
+  ...snapshotEnv,
+  ...portEnv(3003),
+  /** How often the lease holder checks that the snapshot key still exists. @default 1000 */
+  MISSING_CHECK_MS: z.coerce.number().int().positive().default(1000),
+});
+export type WarmerConfig = z.infer<typeof warmerEnv>;
+
+export function loadWarmerConfig(env: NodeJS.ProcessEnv = process.env): Readonly<WarmerConfig> {
+  return loadEnv('cache-warmer', warmerEnv, env);
+}

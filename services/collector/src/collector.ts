@@ -1,0 +1,162 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SECTION_NAMES, type RedisKeys, type SectionName } from '@agentos/contracts';
+import type { PrismaClient } from '@agentos/db';
+import { type Logger, type Redis, withTimeout } from '@agentos/runtime';
+import type { CollectorMetrics } from './metrics';
+import { emptySection, SECTION_BUILDERS, type CollectorSettings, type SectionContext } from './sections';
+import { toJson } from './serialize';
+
+const WRITE_SNAPSHOT = readFileSync(join(__dirname, 'lua', 'writeSnapshot-6.lua'), 'utf8');
+
+export interface CollectorDeps {
+  prisma: PrismaClient;
+  /** Command connection: reads live state, writes the snapshot. */
+  redis: Redis;
+  keys: RedisKeys;
+  logger: Logger;
+  metrics: CollectorMetrics;
+  settings: CollectorSettings;
+  /** Each section's build is abandoned (and reported in `meta.errors`) past this. @default 2000 */
+  sectionTimeoutMs?: number;
+}
+
+export interface BuildResult {
+  /** Section → JSON of sections that built. */
+  built: Map<SectionName, string>;
+  /** Section → error message of sections that failed or timed out. */
+  failed: Map<SectionName, string>;
+  buildMs: number;
+  now: Date;
+}
+
+export interface WriteResult {
+  version: number;
+  bytes: number;
+  build: BuildResult;
+}
+
+export type Collector = ReturnType<typeof createCollector>;
+
+/**
+ * Builds snapshot sections from the database and Redis live state and writes the snapshot.
+ * Stateless between builds: everything shared between replicas is in Redis.
+ */
+export function createCollector(deps: CollectorDeps) {
+  const sectionTimeoutMs = deps.sectionTimeoutMs ?? 2000;
+  const redis = deps.redis as Redis & {
+    writeSnapshot(...args: (string | number)[]): Promise<[string, ...(string | number)[]]>;
+  };
+  if (typeof redis.writeSnapshot !== 'function') deps.redis.defineCommand('writeSnapshot', { numberOfKeys: 6, lua: WRITE_SNAPSHOT });
+  const k = deps.keys;
+
+  /** Builds `names` (all sections when empty); in parallel unless `sequential` (benchmarks only). */
+  async function build(names: readonly SectionName[], options: { sequential?: boolean } = {}): Promise<BuildResult> {
+    const wanted = names.length === 0 ? SECTION_NAMES : [...new Set(names)];
+    const ctx: SectionContext = {
+      prisma: deps.prisma,
+      redis: deps.redis,
+      keys: k,
+      now: new Date(),
+      settings: deps.settings,
+      memo: new Map(),
+    };
+    const started = performance.now();
+    const one = async (name: SectionName): Promise<[SectionName, PromiseSettledResult<string>]> => {
+      const t0 = performance.now();
+      try {
+        const builder = SECTION_BUILDERS[name] as (ctx: SectionContext) => Promise<unknown>;
+        const value = await withTimeout(builder(ctx), sectionTimeoutMs, `section ${name}`);
+        return [name, { status: 'fulfilled', value: toJson(value) }];
+      } catch (reason) {
+        return [name, { status: 'rejected', reason }];
+      } finally {
+        deps.metrics.sectionDuration.observe({ section: name }, (performance.now() - t0) / 1000);
+      }
+    };
+    const settled: [SectionName, PromiseSettledResult<string>][] = [];
+    if (options.sequential) {
+      for (const name of wanted) settled.push(await one(name));
+    } else {
+      settled.push(...(await Promise.all(wanted.map(one))));
+    }
+    const result: BuildResult = { built: new Map(), failed: new Map(), buildMs: performance.now() - started, now: ctx.now };
+    for (const [name, outcome] of settled) {
+      if (outcome.status === 'fulfilled') {
+        result.built.set(name, outcome.value);
+      } else {
+        const message = errorMessage(outcome.reason);
+        result.failed.set(name, message);
+        deps.metrics.sectionFailures.inc({ section: name });
+        deps.logger.warn({ section: name, err: message }, 'section build failed; keeping its previous value');
+      }
+    }
+    deps.metrics.buildDuration.observe(result.buildMs / 1000);
+    return result;
+  }
+
+  async function write(seq: number, result: BuildResult, requestIds: readonly string[]) {
+    const args: (string | number)[] = [
+      k.sections,
+      k.sectionSeq,
+      k.sectionErrors,
+      k.version,
+      k.snapshot,
+      k.lastGood,
+      seq,
+      deps.settings.snapshotTtlS,
+      result.now.toISOString(),
+      Math.round(result.buildMs * 100) / 100,
+      SECTION_NAMES.join(','),
+      k.versionChannel,
+      JSON.stringify(requestIds),
+      result.built.size,
+    ];
+    for (const [name, json] of result.built) args.push(name, json);
+    args.push(result.failed.size);
+    for (const [name, message] of result.failed) {
+      args.push(name, JSON.stringify(message), toJson(emptySection(name, { now: result.now, settings: deps.settings })));
+    }
+    return redis.writeSnapshot(...args);
+  }
+
+  /**
+   * Builds `names` (all when empty), writes the snapshot and announces the new version with the
+   * ids of the requests it answers. If some section has never been built anywhere (a partial
+   * refresh on a cold Redis), those are built too, so a snapshot is always complete.
+   */
+  async function refresh(names: readonly SectionName[], requestIds: readonly string[] = []): Promise<WriteResult> {
+    let seq = await deps.redis.incr(k.buildSeq);
+    let result = await build(names);
+    let reply = await write(seq, result, requestIds);
+    if (reply[0] === 'missing') {
+      const missing = reply.slice(1) as SectionName[];
+      deps.logger.info({ missing }, 'building sections never built before');
+      seq = await deps.redis.incr(k.buildSeq);
+      const extra = await build(missing);
+      result = {
+        built: new Map([...result.built, ...extra.built]),
+        failed: new Map([...result.failed, ...extra.failed]),
+        buildMs: result.buildMs + extra.buildMs,
+        now: extra.now,
+      };
+      reply = await write(seq, result, requestIds);
+      if (reply[0] !== 'ok') throw new Error(`snapshot still incomplete after building ${missing.join(', ')}`);
+    }
+    const version = Number(reply[1]);
+    const bytes = Number(reply[2]);
+    deps.metrics.builds.inc({ kind: names.length === 0 ? 'full' : 'partial' });
+    deps.metrics.snapshotBytes.set(bytes);
+    deps.metrics.snapshotVersion.set(version);
+    deps.logger.debug({ version, bytes, buildMs: result.buildMs, sections: names.length === 0 ? 'all' : names }, 'snapshot written');
+    return { version, bytes, build: result };
+  }
+
+  return { build, refresh };
+}
+
+function errorMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  // Prisma errors carry multi-line context; the first line says what happened.
+  return (message.split('\n').find((line) => line.trim() !== '') ?? 'unknown error').trim().slice(0, 300);
+}

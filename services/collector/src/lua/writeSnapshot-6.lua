@@ -1,0 +1,97 @@
+--[[
+  Stores the sections of one build and writes the snapshot assembled from every section's latest
+  value, with the next version. Atomic, so concurrent collector replicas never interleave: each
+  write gets a strictly greater version, and a section built earlier never overwrites one built
+  later (build sequence numbers), so no section update is lost.
+
+  Sections are kept as raw JSON strings and joined by concatenation: decoding and re-encoding
+  them with cjson would turn empty arrays into objects and round numbers.
+
+  Input:
+    KEYS[1] sections hash        (name -> section JSON)
+    KEYS[2] section seq hash     (name -> build seq of the stored value)
+    KEYS[3] section errors hash  (name -> JSON string of the last failure)
+    KEYS[4] version counter
+    KEYS[5] snapshot key         (written with EX ttl)
+    KEYS[6] last-good key        (written without TTL)
+
+    ARGV[1] build seq of this build
+    ARGV[2] snapshot TTL, seconds
+    ARGV[3] generated_at (ISO string)
+    ARGV[4] build_ms
+    ARGV[5] section order, comma separated (every section of the snapshot)
+    ARGV[6] version channel
+    ARGV[7] JSON array of the refresh request ids answered
+    ARGV[8] number of built sections N, then N pairs: name, JSON
+    then    number of failed sections M, then M triples: name, message JSON string, empty-value JSON
+
+  Output:
+    { 'ok', version, bytes }            the snapshot was written and announced
+    { 'missing', name1, name2, ... }    some section has never been built: nothing was written
+                                        but the sections of this build (build the missing ones
+                                        and write again)
+]]
+local seq = tonumber(ARGV[1])
+local i = 8
+
+local changed = {}
+local nBuilt = tonumber(ARGV[i]); i = i + 1
+for _ = 1, nBuilt do
+  local name, json = ARGV[i], ARGV[i + 1]; i = i + 2
+  local current = tonumber(redis.call('HGET', KEYS[2], name) or '0')
+  if seq >= current then
+    redis.call('HSET', KEYS[1], name, json)
+    redis.call('HSET', KEYS[2], name, seq)
+    redis.call('HDEL', KEYS[3], name)
+    changed[#changed + 1] = '"' .. name .. '"'
+  end
+end
+
+local nFailed = tonumber(ARGV[i]); i = i + 1
+for _ = 1, nFailed do
+  local name, message, empty = ARGV[i], ARGV[i + 1], ARGV[i + 2]; i = i + 3
+  local current = tonumber(redis.call('HGET', KEYS[2], name) or '0')
+  -- A failure older than the stored value says nothing about it.
+  if seq >= current then redis.call('HSET', KEYS[3], name, message) end
+  -- With no previous value at all, serve the section's empty form, flagged by the error.
+  redis.call('HSETNX', KEYS[1], name, empty)
+end
+
+local order = {}
+for name in string.gmatch(ARGV[5], '[^,]+') do order[#order + 1] = name end
+local values = redis.call('HMGET', KEYS[1], unpack(order))
+local missing = { 'missing' }
+for idx, name in ipairs(order) do
+  if not values[idx] then missing[#missing + 1] = name end
+end
+if #missing > 1 then return missing end
+
+local errorParts = {}
+local errors = redis.call('HGETALL', KEYS[3])
+for e = 1, #errors, 2 do errorParts[#errorParts + 1] = '"' .. errors[e] .. '":' .. errors[e + 1] end
+local stale = (#errorParts > 0) and 'true' or 'false'
+
+local version = redis.call('INCR', KEYS[4])
+local parts = {
+  '{"meta":{"version":', version,
+  ',"generated_at":"', ARGV[3],
+  '","build_ms":', ARGV[4],
+  ',"stale":', stale,
+  ',"errors":{', table.concat(errorParts, ','), '}}',
+}
+for idx, name in ipairs(order) do
+  parts[#parts + 1] = ',"' .. name .. '":'
+  parts[#parts + 1] = values[idx]
+end
+parts[#parts + 1] = '}'
+local body = table.concat(parts)
+
+redis.call('SET', KEYS[5], body, 'EX', ARGV[2])
+redis.call('SET', KEYS[6], body)
+
+-- complete: every section is current (none is carried over from an earlier build).
+local complete = (#errorParts == 0) and 'true' or 'false'
+redis.call('PUBLISH', ARGV[6], '{"version":' .. version .. ',"sections":[' .. table.concat(changed, ',') ..
+  '],"requests":' .. ARGV[7] .. ',"generated_at":"' .. ARGV[3] .. '","bytes":' .. #body ..
+  ',"complete":' .. complete .. '}')
+return { 'ok', version, #body }

@@ -1,0 +1,41 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export type CollectorMetrics = ReturnType<typeof createCollectorMetrics>;
+
+export function createCollectorMetrics(registry: Registry) {
+  return {
+    builds: new Counter({
+      name: 'ssot_collector_builds_total',
+      help: 'Snapshot builds written, by kind (full or partial)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    buildDuration: new Histogram({
+      name: 'ssot_collector_build_duration_seconds',
+      help: 'Wall time of one build, all requested sections in parallel',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    sectionDuration: new Histogram({
+      name: 'ssot_collector_section_duration_seconds',
+      help: 'Time to build one section',
+      labelNames: ['section'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    sectionFailures: new Counter({
+      name: 'ssot_collector_section_failures_total',
+      help: 'Section builds that failed or timed out (the previous value was kept)',
+      labelNames: ['section'] as const,
+      registers: [registry],
+    }),
+    requests: new Counter({
+      name: 'ssot_collector_refresh_requests_total',
+      help: 'Refresh requests read from the stream, by outcome',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    snapshotBytes: new Gauge({ name: 'ssot_snapshot_bytes', help: 'Size of the last snapshot written', registers: [registry] }),
+    snapshotVersion: new Gauge({ name: 'ssot_snapshot_version', help: 'Version of the last snapshot written', registers: [registry] }),
+  };
+}

@@ -1,0 +1,88 @@
+import type { WorkerDetail } from '@agentos/contracts';
+import { iso } from '../serialize';
+import { memo, type SectionContext } from './context';
+
+/** At most this many workers are listed in the snapshot (it must stay small). */
+export const MAX_LISTED_WORKERS = 100;
+
+/**
+ * Workers as the dashboard shows them: the database record, overlaid with the live heartbeat
+ * state in Redis where there is one. Shared by `dashboard` and `agents_workers`.
+ */
+export function loadWorkers(ctx: SectionContext): Promise<WorkerDetail[]> {
+  return memo(ctx, 'workers', async () => {
+    const since = ctx.now.getTime() - ctx.settings.heartbeatTtlS * 1000;
+    const [records, liveIds] = await Promise.all([
+      ctx.prisma.worker.findMany({
+        orderBy: [{ status: 'asc' }, { lastHeartbeatAt: 'desc' }],
+        take: MAX_LISTED_WORKERS,
+      }),
+      ctx.redis.zrangebyscore(ctx.keys.workersLive, since, '+inf'),
+    ]);
+    const live = new Map<string, Record<string, string>>();
+    if (liveIds.length > 0) {
+      const pipeline = ctx.redis.pipeline();
+      for (const id of liveIds) pipeline.hgetall(ctx.keys.workerLive(id));
+      const results = (await pipeline.exec()) ?? [];
+      liveIds.forEach((id, index) => {
+        const [error, state] = results[index] ?? [];
+        if (!error && state && Object.keys(state as object).length > 0) live.set(id, state as Record<string, string>);
+      });
+    }
+
+    const details = new Map<string, WorkerDetail>();
+    for (const record of records) {
+      details.set(record.id, {
+        id: record.id,
+        hostname: record.hostname,
+        status: record.status,
+        queues: record.queues,
+        active_jobs: record.activeJobs,
+        concurrency: record.concurrency,
+        cpu: record.cpu,
+        memory_mb: record.memoryMb,
+        last_heartbeat: iso(record.lastHeartbeatAt)!,
+        source: 'record',
+      });
+    }
+    for (const [id, state] of live) {
+      const known = details.get(id);
+      details.set(id, {
+        id,
+        hostname: state.hostname || known?.hostname || 'unknown',
+        status: 'online',
+        queues: parseList(state.queues) ?? known?.queues ?? [],
+        active_jobs: toInt(state.active_jobs) ?? known?.active_jobs ?? 0,
+        concurrency: toInt(state.concurrency) ?? known?.concurrency ?? 1,
+        cpu: toNumber(state.cpu) ?? known?.cpu ?? null,
+        memory_mb: toInt(state.memory_mb) ?? known?.memory_mb ?? null,
+        last_heartbeat: state.at || known?.last_heartbeat || ctx.now.toISOString(),
+        source: 'live',
+      });
+    }
+    return [...details.values()]
+      .sort((a, b) => (a.status === b.status ? b.last_heartbeat.localeCompare(a.last_heartbeat) : a.status === 'online' ? -1 : 1))
+      .slice(0, MAX_LISTED_WORKERS);
+  });
+}
+
+function parseList(value: string | undefined): string[] | undefined {
+  if (!value) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return Array.isArray(parsed) ? parsed.map(String) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function toNumber(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function toInt(value: string | undefined): number | undefined {
+  const n = toNumber(value);
+  return n === undefined ? undefined : Math.max(0, Math.round(n));
+}

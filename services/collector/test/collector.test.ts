@@ -1,0 +1,206 @@
+import { redisKeys, SECTION_NAMES, snapshot, type Snapshot } from '@agentos/contracts';
+import { createTestDatabase, seedReferenceDataset, type TestDatabase } from '@agentos/db';
+import { requestRefresh, VersionWatcher } from '@agentos/runtime';
+import Redis from 'ioredis';
+import { loadCollectorConfig } from '../src/config';
+import { startCollectorService, type CollectorService } from '../src/service';
+import { cleanupNamespace, TEST_REDIS_URL, uniqueNamespace } from '../../../test/support/redis';
+import { startTcpProxy } from '../../../test/support/tcp-proxy';
+
+function configFor(namespace: string, databaseUrl: string, extra: Record<string, string> = {}) {
+  return loadCollectorConfig({
+    REDIS_URL: TEST_REDIS_URL,
+    SSOT_NAMESPACE: namespace,
+    DATABASE_URL: databaseUrl,
+    LOG_LEVEL: 'silent',
+    ...extra,
+  });
+}
+
+async function readSnapshot(redis: Redis, namespace: string): Promise<Snapshot> {
+  const body = await redis.get(redisKeys(namespace).snapshot);
+  if (!body) throw new Error('no snapshot');
+  return snapshot.parse(JSON.parse(body));
+}
+
+describe('collector', () => {
+  let redis: Redis;
+  const started: CollectorService[] = [];
+  const databases: TestDatabase[] = [];
+  const namespaces: string[] = [];
+
+  beforeAll(() => {
+    redis = new Redis(TEST_REDIS_URL);
+  });
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((s) => s.stop()));
+  });
+  afterAll(async () => {
+    await Promise.all(databases.map((db) => db.drop()));
+    await Promise.all(namespaces.map((ns) => cleanupNamespace(ns)));
+    redis.disconnect();
+  });
+
+  async function setup(options: { seed?: Parameters<typeof seedReferenceDataset>[1] } = {}) {
+    const db = await createTestDatabase('collector');
+    databases.push(db);
+    if (options.seed) await seedReferenceDataset(db.url, options.seed);
+    const namespace = uniqueNamespace('collector');
+    namespaces.push(namespace);
+    return { db, namespace };
+  }
+
+  it('builds every section, valid against the contract, on an empty database', async () => {
+    const { db, namespace } = await setup();
+    const service = await startCollectorService(configFor(namespace, db.url));
+    started.push(service);
+
+    const { version, bytes } = await service.collector.refresh([]);
+
+    const snap = await readSnapshot(redis, namespace);
+    expect(snap.meta.version).toBe(version);
+    expect(snap.meta.errors).toEqual({});
+    expect(snap.meta.stale).toBe(false);
+    expect(Object.keys(snap)).toEqual(['meta', ...SECTION_NAMES]);
+    expect(snap.dashboard.jobs.total_today).toBe(0);
+    expect(snap.analytics.jobs_per_minute).toHaveLength(60);
+    expect(bytes).toBe(Buffer.byteLength(JSON.stringify(snap)));
+    expect(await redis.ttl(redisKeys(namespace).snapshot)).toBeGreaterThan(10);
+    expect(await redis.ttl(redisKeys(namespace).lastGood)).toBe(-1);
+  });
+
+  it('builds every section on a seeded dataset, aggregated correctly, under 64 KB', async () => {
+    const { db, namespace } = await setup({ seed: { jobs: 20_000, days: 30, workers: 50, logs: 5_000 } });
+    const service = await startCollectorService(configFor(namespace, db.url));
+    started.push(service);
+
+    const { bytes } = await service.collector.refresh([]);
+    const snap = await readSnapshot(redis, namespace);
+
+    expect(snap.meta.errors).toEqual({});
+    expect(bytes).toBeLessThanOrEqual(64 * 1024);
+    expect(snap.agents_workers.agents.status.total_agents).toBe(11);
+    expect(snap.agents_workers.agents.status.agents.map((a) => a.stage)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(snap.dashboard.workers.total).toBe(50);
+    expect(snap.queue.queues).toHaveLength(5);
+    expect(snap.logs.recent_entries).toHaveLength(50);
+    expect(snap.dashboard.jobs.recent_jobs.length).toBeGreaterThan(0);
+
+    // Cross-check the SQL aggregations against straight counts.
+    const { Client } = await import('pg');
+    const pg = new Client({ connectionString: db.url });
+    await pg.connect();
+    try {
+      const { rows } = await pg.query<{ pending: number; processing: number; today: number; failed24: number }>(`
+        SELECT count(*) FILTER (WHERE status = 'pending')::int AS pending,
+               count(*) FILTER (WHERE status = 'processing')::int AS processing,
+               count(*) FILTER (WHERE created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')::int AS today,
+               count(*) FILTER (WHERE status = 'failed' AND finished_at >= now() - interval '24 hours')::int AS failed24
+        FROM jobs`);
+      const expected = rows[0]!;
+      expect(snap.dashboard.queue.pending).toBe(expected.pending);
+      expect(snap.dashboard.queue.processing).toBe(expected.processing);
+      expect(snap.dashboard.jobs.total_today).toBe(expected.today);
+      expect(snap.queue.queues.reduce((sum, q) => sum + q.pending, 0)).toBe(expected.pending);
+      expect(snap.queue.queues.reduce((sum, q) => sum + q.failed, 0)).toBe(expected.failed24);
+    } finally {
+      await pg.end();
+    }
+    expect(snap.analytics.success_rate).toBeGreaterThan(80);
+    expect(snap.analytics.jobs_per_hour.reduce((sum, p) => sum + p.total, 0)).toBeGreaterThan(0);
+  });
+
+  it('keeps the previous value of sections whose database is unreachable, and flags them', async () => {
+    const { db, namespace } = await setup({ seed: { jobs: 2_000, days: 3, workers: 5, logs: 200 } });
+    const url = new URL(db.url);
+    const proxy = await startTcpProxy(url.hostname, Number(url.port || 5432));
+    url.host = `127.0.0.1:${proxy.port}`;
+    const service = await startCollectorService(configFor(namespace, url.toString(), { SECTION_TIMEOUT_MS: '1500' }));
+    started.push(service);
+    try {
+      await service.collector.refresh([]);
+      const before = await readSnapshot(redis, namespace);
+
+      proxy.cut();
+      const { version } = await service.collector.refresh([]);
+      const after = await readSnapshot(redis, namespace);
+
+      expect(after.meta.version).toBe(version);
+      expect(after.meta.version).toBeGreaterThan(before.meta.version);
+      expect(after.meta.stale).toBe(true);
+      expect(Object.keys(after.meta.errors).sort()).toEqual([...SECTION_NAMES].sort());
+      for (const name of SECTION_NAMES) expect(after[name]).toEqual(before[name]);
+
+      proxy.restore();
+      await service.collector.refresh(['logs']);
+      const partly = await readSnapshot(redis, namespace);
+      expect(partly.meta.errors.logs).toBeUndefined();
+      expect(partly.meta.errors.dashboard).toBeDefined();
+
+      await service.collector.refresh([]);
+      const healed = await readSnapshot(redis, namespace);
+      expect(healed.meta.errors).toEqual({});
+      expect(healed.meta.stale).toBe(false);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('answers refresh requests from the stream, and builds a partial request in full on a cold cache', async () => {
+    const { db, namespace } = await setup();
+    const service = await startCollectorService(configFor(namespace, db.url));
+    started.push(service);
+    const keys = redisKeys(namespace);
+    const subscriber = new Redis(TEST_REDIS_URL);
+    const watcher = new VersionWatcher(subscriber, keys);
+    await watcher.start();
+    try {
+      let id = '';
+      const answered = watcher.waitFor((a) => a.requests.includes(id), 5000);
+      id = await requestRefresh(redis, keys, ['logs'], 'test');
+      const announcement = await answered;
+      expect(announcement).not.toBeNull();
+      expect([...announcement!.sections].sort()).toEqual([...SECTION_NAMES].sort());
+      const snap = await readSnapshot(redis, namespace);
+      expect(snap.meta.version).toBe(announcement!.version);
+
+      const second = watcher.waitFor((a) => a.requests.includes(id), 5000);
+      id = await requestRefresh(redis, keys, ['logs'], 'test');
+      expect((await second)!.sections).toEqual(['logs']);
+    } finally {
+      await watcher.stop();
+      subscriber.disconnect();
+    }
+  });
+
+  it('gives strictly increasing versions and loses no section update with two replicas writing at once', async () => {
+    const { db, namespace } = await setup({ seed: { jobs: 2_000, days: 3, workers: 5, logs: 200 } });
+    const a = await startCollectorService(configFor(namespace, db.url));
+    const b = await startCollectorService(configFor(namespace, db.url));
+    started.push(a, b);
+    await a.collector.refresh([]);
+
+    const rounds = 10;
+    const results = await Promise.all(
+      Array.from({ length: rounds }, (_, i) => [
+        a.collector.refresh(i % 2 ? ['logs', 'queue'] : ['analytics']),
+        b.collector.refresh(i % 2 ? ['dashboard'] : ['configuration', 'logs']),
+      ]).flat(),
+    );
+    const versions = results.map((r) => r.version).sort((x, y) => x - y);
+    expect(new Set(versions).size).toBe(versions.length);
+
+    // A new log line must appear even though both replicas keep rewriting other sections.
+    const { createPrismaClient } = await import('@agentos/db');
+    const prisma = createPrismaClient(db.url);
+    try {
+      const entry = await prisma.logEntry.create({ data: { level: 'error', source: 'test', message: 'marker line' } });
+      await Promise.all([a.collector.refresh(['logs']), b.collector.refresh(['dashboard'])]);
+      const snap = await readSnapshot(redis, namespace);
+      expect(snap.logs.recent_entries[0]!.id).toBe(entry.id);
+      expect(snap.meta.version).toBe(Math.max(...versions) + 2);
+    } finally {
+      await prisma.$disconnect();
+    }
+  });
+});
