@@ -47,19 +47,16 @@ export function portEnv(defaultPort: number) {
   return { PORT: port.default(defaultPort) };
 }
 
-/** Services that verify user tokens need a secret or a JWKS endpoint; this names both when neither is set. */
-export function requireAuth<T extends { AUTH_JWT_SECRET?: string; AUTH_JWKS_URL?: string }>(
-  env: T,
-  ctx: z.RefinementCtx,
-): void {
-  if (!env.AUTH_JWT_SECRET && !env.AUTH_JWKS_URL) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['AUTH_JWT_SECRET'],
-      message: 'one of AUTH_JWT_SECRET or AUTH_JWKS_URL is required',
-    });
-  }
-}
+/** Services that verify user tokens need a secret or a JWKS endpoint: pass this to `loadEnv`. */
+export const AUTH_REQUIRED: EnvRule = (env) =>
+  env.AUTH_JWT_SECRET || env.AUTH_JWKS_URL ? [] : ['  AUTH_JWT_SECRET: one of AUTH_JWT_SECRET or AUTH_JWKS_URL is required'];
+
+/**
+ * A check across variables, run on the raw environment even when the schema fails elsewhere (a
+ * zod refinement would be skipped then, and the one message would not name every problem).
+ * Returns the problem lines, none when satisfied.
+ */
+export type EnvRule = (env: Record<string, string>) => string[];
 
 /**
  * Parses `env` with `schema`; returns a deeply frozen result or throws a ConfigError whose message
@@ -69,19 +66,23 @@ export function loadEnv<S extends z.ZodType>(
   service: string,
   schema: S,
   env: NodeJS.ProcessEnv = process.env,
+  rules: readonly EnvRule[] = [],
 ): Readonly<z.infer<S>> {
   // Empty strings count as unset, as in most deployment tooling.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')) as Record<string, string>;
   const result = schema.safeParse(cleaned);
-  if (!result.success) {
-    const lines = result.error.issues.map((issue) => {
-      const name = issue.path.join('.') || '(environment)';
-      const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
-      return `  ${name}: ${message}`;
-    });
+  const lines = result.success
+    ? []
+    : result.error.issues.map((issue) => {
+        const name = issue.path.join('.') || '(environment)';
+        const message = cleaned[String(issue.path[0])] === undefined ? 'is required' : issue.message;
+        return `  ${name}: ${message}`;
+      });
+  for (const rule of rules) lines.push(...rule(cleaned));
+  if (lines.length > 0) {
     throw new ConfigError(`${service}: invalid environment (${lines.length} problem${lines.length > 1 ? 's' : ''}):\n${lines.join('\n')}`);
   }
-  return deepFreeze(result.data);
+  return deepFreeze(result.data as z.infer<S>);
 }
 
 function deepFreeze<T>(value: T): T {

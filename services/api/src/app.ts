@@ -1,8 +1,9 @@
-import express, { type Express } from 'express';
+import type { RequestListener } from 'node:http';
+import express from 'express';
 import type { healthHandler, TokenVerifier } from '@agentos/runtime';
 import { errorHandler, sendError } from './http-errors';
 import type { ApiMetrics } from './metrics';
-import { ssotRouter } from './routes/ssot';
+import { ssotHandler } from './routes/ssot';
 import type { SnapshotStore } from './snapshot-store';
 
 export interface AppDeps {
@@ -11,21 +12,28 @@ export interface AppDeps {
   metrics: ApiMetrics;
   /** `/healthz`, `/readyz`, `/metrics`. */
   health: ReturnType<typeof healthHandler>;
+  /** Unexpected errors (answered 500) go here. */
+  log: (error: unknown) => void;
 }
 
-/** The api's HTTP surface. No I/O of its own: everything comes in through `deps`. */
-export function createApp(deps: AppDeps): Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-
-  app.use((req, res, next) => {
+/**
+ * The api's HTTP surface as one request listener: the snapshot reads on the bare request (the
+ * hot path), everything else through express. No I/O of its own: it all comes in through `deps`.
+ */
+export function createApp(deps: AppDeps): RequestListener {
+  const ssot = ssotHandler(deps);
+  const rest = express();
+  rest.disable('x-powered-by');
+  rest.set('etag', false);
+  rest.use((req, res, next) => {
     deps.health(req, res).then((handled) => {
       if (!handled) next();
     }, next);
   });
-  app.use(ssotRouter(deps));
-  app.use((_req, res) => sendError(res, 404, 'not_found', 'no such route'));
-  app.use(errorHandler);
-  return app;
+  rest.use((_req, res) => sendError(res, 404, 'not_found', 'no such route'));
+  rest.use(errorHandler(deps.log));
+
+  return (req, res) => {
+    if (!ssot(req, res)) rest(req, res);
+  };
 }

@@ -1,4 +1,5 @@
-import type { ErrorRequestHandler, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import type { ErrorRequestHandler } from 'express';
 import { SnapshotUnavailableError, SsotError } from '@agentos/runtime';
 
 /** The one place an error code becomes an HTTP status (CONTRACT §4). */
@@ -14,20 +15,28 @@ const STATUS_BY_CODE: Record<string, number> = {
   timeout: 503,
 };
 
-export function sendError(res: Response, status: number, code: string, message: string, details?: unknown): void {
-  res.status(status).json({ error: { code, message, ...(details === undefined ? {} : { details }) } });
+/** Writes `{error: {code, message, details?}}` with its status, on a bare or an express response. */
+export function sendError(res: ServerResponse, status: number, code: string, message: string, details?: unknown, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify({ error: { code, message, ...(details === undefined ? {} : { details }) } });
+  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
 }
 
-export const errorHandler: ErrorRequestHandler = (error, _req, res, _next) => {
-  if (error instanceof SnapshotUnavailableError) res.setHeader('Retry-After', String(error.retryAfterS));
+/** Any thrown value as the contract's error answer; unknown errors become a 500 that leaks nothing. */
+export function sendThrown(res: ServerResponse, error: unknown, log?: (error: unknown) => void): void {
   if (error instanceof SsotError) {
-    sendError(res, STATUS_BY_CODE[error.code] ?? 500, error.code, error.message, error.details);
+    const headers: Record<string, string> = error instanceof SnapshotUnavailableError ? { 'retry-after': String(error.retryAfterS) } : {};
+    sendError(res, STATUS_BY_CODE[error.code] ?? 500, error.code, error.message, error.details, headers);
     return;
   }
-  // body-parser and friends set `status`/`type` on their errors.
-  const status = typeof error?.status === 'number' ? error.status : 500;
+  // body-parser and friends set `status` on their errors.
+  const status = (error as { status?: unknown })?.status;
   if (status === 413) return sendError(res, 413, 'payload_too_large', 'request body too large');
   if (status === 400) return sendError(res, 400, 'invalid_request', 'request body is not valid JSON');
+  log?.(error);
   sendError(res, 500, 'internal', 'internal error');
-  res.locals.logger?.error({ err: error }, 'unhandled error');
-};
+}
+
+export function errorHandler(log: (error: unknown) => void): ErrorRequestHandler {
+  return (error, _req, res, _next) => sendThrown(res, error, log);
+}

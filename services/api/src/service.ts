@@ -76,7 +76,7 @@ export async function startApiService(
       },
     },
   });
-  const app = createApp({ store, verifier, metrics, health });
+  const app = createApp({ store, verifier, metrics, health, log: (err) => logger.error({ err }, 'unhandled error') });
   const heartbeat = startServiceHeartbeat(redis, keys, { service: SERVICE_NAME, instance, version: VERSION });
 
   let server: Server | undefined;

@@ -20,7 +20,8 @@ export class SnapshotEntry {
     readonly version: number,
     /** Served from the last good copy because no current snapshot could be had. */
     readonly fallback: boolean,
-    readonly loadedAt: number,
+    /** When this version was last confirmed current in Redis. */
+    public loadedAt: number,
   ) {
     this.etag = `W/"v${version}${fallback ? '-stale' : ''}"`;
   }
@@ -158,7 +159,14 @@ export class SnapshotStore {
   }
 
   private remember(body: Buffer, fallback: boolean): SnapshotEntry {
-    const entry = new SnapshotEntry(body, readVersion(body), fallback, Date.now());
+    const version = readVersion(body);
+    const current = this.current;
+    // The same version again: keep the entry, and what was already compressed or parsed for it.
+    if (current && current.version === version && current.fallback === fallback) {
+      current.loadedAt = Date.now();
+      return current;
+    }
+    const entry = new SnapshotEntry(body, version, fallback, Date.now());
     // Never replace a newer copy with an older one fetched concurrently.
     if (!this.current || entry.version >= this.current.version || this.current.fallback) this.current = entry;
     return entry;

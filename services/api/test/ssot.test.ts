@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { get, type IncomingHttpHeaders } from 'node:http';
+import { createServer, get, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync, brotliDecompressSync } from 'node:zlib';
 import { redisKeys, SECTION_NAMES, snapshot } from '@agentos/contracts';
@@ -117,7 +117,7 @@ describe('GET /api/admin/ssot', () => {
     expect(again.status).toBe(304);
 
     // Raw node:http: supertest and fetch would decompress behind our back.
-    const server = api.app.listen(0, '127.0.0.1');
+    const server = createServer(api.app).listen(0, '127.0.0.1');
     await once(server, 'listening');
     try {
       const port = (server.address() as AddressInfo).port;

@@ -1,67 +1,84 @@
-import { Router, type Request, type Response } from 'express';
-import { isSectionName } from '@agentos/contracts';
-import { NotFoundError, type TokenVerifier } from '@agentos/runtime';
-import { requireAdmin } from '../auth';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isSectionName, type SectionName } from '@agentos/contracts';
+import { bearerToken, NotFoundError, type TokenVerifier } from '@agentos/runtime';
+import { sendThrown } from '../http-errors';
 import type { ApiMetrics } from '../metrics';
 import type { SnapshotEntry, SnapshotSource, SnapshotStore } from '../snapshot-store';
 
+const PREFIX = '/api/admin/ssot';
+
 /**
- * `GET /api/admin/ssot` and `/api/admin/ssot/:section` (CONTRACT §4). The stored bytes are sent
- * as they are; gzip and br are computed once per version.
+ * `GET /api/admin/ssot` and `/api/admin/ssot/:section` (CONTRACT §4) on the bare node:http
+ * request, ahead of express: this is the hot path, and express's per-request work would cost
+ * more than the whole answer. The stored bytes are sent as they are; gzip and br are computed
+ * once per version. Returns false for requests that are not these routes.
  */
-export function ssotRouter(deps: { store: SnapshotStore; verifier: TokenVerifier; metrics: ApiMetrics }): Router {
-  const router = Router();
-  router.use('/api/admin/ssot', requireAdmin(deps.verifier));
+export function ssotHandler(deps: { store: SnapshotStore; verifier: TokenVerifier; metrics: ApiMetrics; log: (e: unknown) => void }) {
+  return (req: IncomingMessage, res: ServerResponse): boolean => {
+    const url = req.url ?? '/';
+    if (!url.startsWith(PREFIX) || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+    const path = url.split('?', 1)[0]!;
+    let section: SectionName | 'meta' | null = null;
+    if (path !== PREFIX && path !== `${PREFIX}/`) {
+      if (!path.startsWith(`${PREFIX}/`)) return false;
+      const name = decodeURIComponent(path.slice(PREFIX.length + 1));
+      if (name.includes('/')) return false;
+      section = name as SectionName;
+    }
+    serve(req, res, section).catch((error) => sendThrown(res, error, deps.log));
+    return true;
+  };
 
-  router.get('/api/admin/ssot', async (req, res) => {
+  async function serve(req: IncomingMessage, res: ServerResponse, section: string | null): Promise<void> {
+    await deps.verifier.verifyAdmin(bearerToken(req.headers.authorization));
+    if (section !== null && !isSectionName(section) && section !== 'meta') throw new NotFoundError(`unknown section '${section}'`);
     const { entry, source } = await deps.store.get();
-    await send(req, res, entry, source, entry.etag, () => entry.body, () => entry.gzip(), () => entry.br());
-  });
-
-  router.get('/api/admin/ssot/:section', async (req, res) => {
-    const name = String(req.params.section);
-    if (!isSectionName(name) && name !== 'meta') throw new NotFoundError(`unknown section '${name}'`);
-    const { entry, source } = await deps.store.get();
-    const body = entry.section(name as never);
-    // Sections are small; compressing them per request is cheaper than caching every variant.
-    await send(req, res, entry, source, entry.etag.replace(/"$/, `-${name}"`), () => body, null, null);
-  });
+    if (section === null) {
+      await send(req, res, entry, source, entry.etag, entry.body, true);
+    } else {
+      // Sections are small: sent uncompressed rather than caching every variant of each.
+      await send(req, res, entry, source, entry.etag.replace(/"$/, `-${section}"`), entry.section(section as SectionName), false);
+    }
+  }
 
   async function send(
-    req: Request,
-    res: Response,
+    req: IncomingMessage,
+    res: ServerResponse,
     entry: SnapshotEntry,
     source: SnapshotSource,
     etag: string,
-    raw: () => Buffer,
-    gzip: (() => Promise<Buffer>) | null,
-    br: (() => Promise<Buffer>) | null,
+    raw: Buffer,
+    compressible: boolean,
   ): Promise<void> {
-    res.setHeader('ETag', etag);
-    res.setHeader('X-SSOT-Version', String(entry.version));
-    res.setHeader('X-SSOT-Source', source);
-    res.setHeader('Cache-Control', 'private, no-cache');
-    res.setHeader('Vary', 'Accept-Encoding, Authorization');
+    const headers: Record<string, string | number> = {
+      etag,
+      'x-ssot-version': entry.version,
+      'x-ssot-source': source,
+      'cache-control': 'private, no-cache',
+      vary: 'Accept-Encoding, Authorization',
+    };
     if (matches(req.headers['if-none-match'], etag)) {
       deps.metrics.notModified.inc();
-      res.status(304).end();
+      res.writeHead(304, headers);
+      res.end();
       return;
     }
-    const accept = String(req.headers['accept-encoding'] ?? '');
-    let body = raw();
-    if (br && /\bbr\b/.test(accept)) {
-      body = await br();
-      res.setHeader('Content-Encoding', 'br');
-    } else if (gzip && /\bgzip\b/.test(accept)) {
-      body = await gzip();
-      res.setHeader('Content-Encoding', 'gzip');
+    let body = raw;
+    const accept = req.headers['accept-encoding'];
+    if (compressible && accept) {
+      if (/\bbr\b/.test(accept)) {
+        body = await entry.br();
+        headers['content-encoding'] = 'br';
+      } else if (/\bgzip\b/.test(accept)) {
+        body = await entry.gzip();
+        headers['content-encoding'] = 'gzip';
+      }
     }
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.setHeader('Content-Length', String(body.length));
-    res.status(200).end(body);
+    headers['content-type'] = 'application/json; charset=utf-8';
+    headers['content-length'] = body.length;
+    res.writeHead(200, headers);
+    res.end(req.method === 'HEAD' ? undefined : body);
   }
-
-  return router;
 }
 
 /** If-None-Match with weak comparison (RFC 9110 §13.1.2), which is what `W/` ETags need. */
