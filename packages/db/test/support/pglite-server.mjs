@@ -1,0 +1,18 @@
+// Serves an in-memory PGlite over the PostgreSQL wire protocol on a free port, prints
+// `listening <host:port>` once ready, and runs until killed. A child process of its own because
+// PGlite loads its WASM through dynamic import(), which jest's module sandbox does not allow.
+import { PGlite } from '@electric-sql/pglite';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+
+const db = await PGlite.create();
+const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 8 });
+await server.start();
+process.stdout.write(`listening ${server.getServerConn()}\n`);
+
+const stop = async () => {
+  await server.stop();
+  await db.close();
+  process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
