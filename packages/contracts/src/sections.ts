@@ -96,6 +96,10 @@ const seriesPoint = z.object({
 });
 export type SeriesPoint = z.infer<typeof seriesPoint>;
 
+/**
+ * Over jobs created in the window: the 24 hourly buckets ending now (the current, partial hour
+ * included), so `by_status` always sums to `jobs_per_hour`.
+ */
 export const analyticsSection = z.object({
   /** Completed / (completed + failed) over the window, in percent; null with no finished job. */
   success_rate: z.number().min(0).max(100).nullable(),

@@ -111,7 +111,8 @@ export function startRefreshConsumer(
   return {
     async stop() {
       running = false;
-      await Promise.race([loop, new Promise((resolve) => setTimeout(resolve, blockMs + 500))]);
+      // The read in flight returns within its BLOCK; past that, stop waiting for it.
+      await withTimeout(loop, blockMs + 500, 'refresh consumer stop').catch(() => {});
     },
   };
 }
