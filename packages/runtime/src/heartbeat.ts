@@ -27,7 +27,7 @@ export function startServiceHeartbeat(
   keys: RedisKeys,
   info: { service: string; instance: string; version: string },
   intervalMs = 5000,
-): { stop(): Promise<void> } {
+): { stop(): Promise<void>; kill(): void } {
   const field = `${info.service}/${info.instance}`;
   const startedAt = new Date().toISOString();
   const beat = () => {
@@ -43,6 +43,9 @@ export function startServiceHeartbeat(
     async stop() {
       clearInterval(timer);
       await redis.hdel(keys.serviceHeartbeats, field).catch(() => {});
+    },
+    kill() {
+      clearInterval(timer);
     },
   };
 }

@@ -7,3 +7,4 @@ export * from './logger';
 export * from './redis';
 export * from './shutdown';
 export * from './snapshot-channel';
+export * from './service-context';

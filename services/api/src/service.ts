@@ -1,27 +1,15 @@
-import { createServer, type Server } from 'node:http';
-import { redisKeys } from '@agentos/contracts';
-import {
-  closeRedis,
-  createLogger,
-  createRedis,
-  createTokenVerifier,
-  healthHandler,
-  instanceId,
-  type Logger,
-  startServiceHeartbeat,
-  VersionWatcher,
-} from '@agentos/runtime';
-import { Registry } from 'prom-client';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServiceContext, createTokenVerifier, healthHandler, type Logger, VersionWatcher } from '@agentos/runtime';
+import type { Registry } from 'prom-client';
 import { createApp } from './app';
 import type { ApiConfig } from './config';
 import { createApiMetrics } from './metrics';
 import { SnapshotStore } from './snapshot-store';
 
 export const SERVICE_NAME = 'api';
-export const VERSION = process.env.npm_package_version ?? '0.1.0';
 
 export interface ApiService {
-  app: ReturnType<typeof createApp>;
+  app: RequestListener;
   store: SnapshotStore;
   registry: Registry;
   logger: Logger;
@@ -36,14 +24,11 @@ export async function startApiService(
   config: Readonly<ApiConfig>,
   options: { listen?: boolean; logger?: Logger } = {},
 ): Promise<ApiService> {
-  const instance = instanceId();
-  const logger = options.logger ?? createLogger(SERVICE_NAME, config.LOG_LEVEL, instance);
-  const keys = redisKeys(config.SSOT_NAMESPACE);
-  const registry = new Registry();
+  const ctx = createServiceContext(SERVICE_NAME, config, options);
+  const { logger, keys, registry } = ctx;
   const metrics = createApiMetrics(registry);
-  const redis = createRedis(config.REDIS_URL, { name: `${SERVICE_NAME}:command`, role: 'command' });
-  const subscriber = createRedis(config.REDIS_URL, { name: `${SERVICE_NAME}:subscriber`, role: 'subscriber' });
-  const watcher = new VersionWatcher(subscriber, keys);
+  const redis = ctx.redis('command');
+  const watcher = new VersionWatcher(ctx.redis('subscriber'), keys);
   await watcher.start();
 
   let rebuilds = 0;
@@ -77,7 +62,7 @@ export async function startApiService(
     },
   });
   const app = createApp({ store, verifier, metrics, health, log: (err) => logger.error({ err }, 'unhandled error') });
-  const heartbeat = startServiceHeartbeat(redis, keys, { service: SERVICE_NAME, instance, version: VERSION });
+  ctx.heartbeat(redis);
 
   let server: Server | undefined;
   if (options.listen) {
@@ -98,14 +83,13 @@ export async function startApiService(
     server,
     rebuildRequests: () => rebuilds,
     async stop() {
-      await heartbeat.stop();
       if (server) {
         server.closeIdleConnections();
         await new Promise((resolve) => server!.close(resolve));
       }
       store.close();
       await watcher.stop();
-      await closeRedis(redis, subscriber);
+      await ctx.close();
     },
   };
 }

@@ -1,23 +1,12 @@
 import type { Server } from 'node:http';
-import { redisKeys } from '@agentos/contracts';
-import {
-  closeRedis,
-  createLogger,
-  createRedis,
-  instanceId,
-  type Logger,
-  startHealthServer,
-  startServiceHeartbeat,
-  VersionWatcher,
-} from '@agentos/runtime';
-import { Registry } from 'prom-client';
+import { createServiceContext, type Logger, startHealthServer, VersionWatcher } from '@agentos/runtime';
+import type { Registry } from 'prom-client';
 import type { WarmerConfig } from './config';
 import { createWarmerMetrics } from './metrics';
 import { every } from './schedule';
 import { createWarmer } from './warmer';
 
 export const SERVICE_NAME = 'cache-warmer';
-export const VERSION = process.env.npm_package_version ?? '0.1.0';
 
 export interface WarmerService {
   warmer: ReturnType<typeof createWarmer>;
@@ -33,21 +22,18 @@ export async function startWarmerService(
   config: Readonly<WarmerConfig>,
   options: { listen?: boolean; logger?: Logger } = {},
 ): Promise<WarmerService> {
-  const instance = instanceId();
-  const logger = options.logger ?? createLogger(SERVICE_NAME, config.LOG_LEVEL, instance);
-  const keys = redisKeys(config.SSOT_NAMESPACE);
-  const registry = new Registry();
+  const ctx = createServiceContext(SERVICE_NAME, config, options);
+  const { logger, keys, registry } = ctx;
   const metrics = createWarmerMetrics(registry);
-  const redis = createRedis(config.REDIS_URL, { name: `${SERVICE_NAME}:command`, role: 'command' });
-  const subscriber = createRedis(config.REDIS_URL, { name: `${SERVICE_NAME}:subscriber`, role: 'subscriber' });
-  const watcher = new VersionWatcher(subscriber, keys);
+  const redis = ctx.redis('command');
+  const watcher = new VersionWatcher(ctx.redis('subscriber'), keys);
   await watcher.start();
 
-  const warmer = createWarmer({ redis, watcher, keys, logger, metrics, instance, intervalMs: config.WARM_INTERVAL_MS });
+  const warmer = createWarmer({ redis, watcher, keys, logger, metrics, instance: ctx.instance, intervalMs: config.WARM_INTERVAL_MS });
   const ticks = every(config.WARM_INTERVAL_MS, () => warmer.tick());
   const missingCheck = setInterval(() => void warmer.warmIfMissing().catch(() => {}), config.MISSING_CHECK_MS);
   void warmer.warmIfMissing().catch(() => {});
-  const heartbeat = startServiceHeartbeat(redis, keys, { service: SERVICE_NAME, instance, version: VERSION });
+  ctx.heartbeat(redis);
 
   let server: Server | undefined;
   if (options.listen) {
@@ -67,16 +53,13 @@ export async function startWarmerService(
     server,
     async kill() {
       await halt();
-      await watcher.stop();
-      redis.disconnect();
-      subscriber.disconnect();
+      ctx.kill();
     },
     async stop() {
       await halt();
       await warmer.releaseLease().catch(() => {});
-      await heartbeat.stop();
       await watcher.stop();
-      await closeRedis(redis, subscriber);
+      await ctx.close();
     },
   };
 }

@@ -1,23 +1,13 @@
-import { redisKeys } from '@agentos/contracts';
-import { createPrismaClient } from '@agentos/db';
-import {
-  closeRedis,
-  createLogger,
-  createRedis,
-  instanceId,
-  type Logger,
-  startHealthServer,
-  startServiceHeartbeat,
-} from '@agentos/runtime';
 import type { Server } from 'node:http';
-import { Registry } from 'prom-client';
+import { createPrismaClient } from '@agentos/db';
+import { createServiceContext, type Logger, startHealthServer } from '@agentos/runtime';
+import type { Registry } from 'prom-client';
 import { createCollector } from './collector';
 import { type CollectorConfig, HEARTBEAT_TTL_S } from './config';
 import { createCollectorMetrics } from './metrics';
 import { startRefreshConsumer } from './refresh-consumer';
 
 export const SERVICE_NAME = 'collector';
-export const VERSION = process.env.npm_package_version ?? '0.1.0';
 
 export interface CollectorService {
   collector: ReturnType<typeof createCollector>;
@@ -35,14 +25,12 @@ export async function startCollectorService(
   config: Readonly<CollectorConfig>,
   options: { listen?: boolean; logger?: Logger } = {},
 ): Promise<CollectorService> {
-  const instance = instanceId();
-  const logger = options.logger ?? createLogger(SERVICE_NAME, config.LOG_LEVEL, instance);
-  const keys = redisKeys(config.SSOT_NAMESPACE);
-  const registry = new Registry();
+  const ctx = createServiceContext(SERVICE_NAME, config, options);
+  const { logger, keys, registry } = ctx;
   const metrics = createCollectorMetrics(registry);
-  const redis = createRedis(config.REDIS_URL, { name: `${SERVICE_NAME}:command`, role: 'command' });
-  const blocking = createRedis(config.REDIS_URL, { name: `${SERVICE_NAME}:blocking`, role: 'blocking' });
-  const prisma = createPrismaClient(config.DATABASE_URL, { poolMax: config.DB_POOL_MAX });
+  const redis = ctx.redis('command');
+  const blocking = ctx.redis('blocking');
+  const prisma = createPrismaClient(config.DATABASE_URL, { poolMax: config.DB_POOL_MAX, applicationName: SERVICE_NAME });
 
   const collector = createCollector({
     prisma,
@@ -58,8 +46,8 @@ export async function startCollectorService(
       serviceHeartbeatStaleS: 15,
     },
   });
-  const consumer = startRefreshConsumer({ blocking, redis, keys, collector, logger, metrics }, { consumer: instance });
-  const heartbeat = startServiceHeartbeat(redis, keys, { service: SERVICE_NAME, instance, version: VERSION });
+  const consumer = startRefreshConsumer({ blocking, redis, keys, collector, logger, metrics }, { consumer: ctx.instance });
+  ctx.heartbeat(redis);
 
   let server: Server | undefined;
   if (options.listen) {
@@ -80,9 +68,8 @@ export async function startCollectorService(
     server,
     async stop() {
       await consumer.stop();
-      await heartbeat.stop();
       if (server) await new Promise((resolve) => server!.close(resolve));
-      await closeRedis(redis, blocking);
+      await ctx.close();
       await prisma.$disconnect();
     },
   };
