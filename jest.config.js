@@ -20,6 +20,7 @@ module.exports = {
   },
   globalSetup: '<rootDir>/test/global-setup.ts',
   globalTeardown: '<rootDir>/test/global-teardown.ts',
+  reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   testTimeout: 30_000,
   maxWorkers: 2,
 };

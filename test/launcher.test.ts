@@ -1,0 +1,246 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { waitFor } from './support/wait';
+
+// `npm start` end to end: scripts/start.mjs with real processes (services/*/dist, a private
+// redis-server, the embedded PGlite), driven only through its output, HTTP and signals.
+
+const ROOT = join(__dirname, '..');
+const SECTIONS = ['meta', 'dashboard', 'agents_workers', 'analytics', 'queue', 'logs', 'system_control', 'configuration'];
+/** The launcher's own bound for the API to come up after a start. */
+const READY_WITHIN_MS = 10_000;
+/**
+ * `npm install` prepares the embedded database's template (scripts/launcher/prepare-pglite.mjs),
+ * so a first start is held to READY_WITHIN_MS too. Only where that step could not run does the
+ * first start pay PostgreSQL's initdb, and the first test allows for it.
+ */
+const TEMPLATE_PREPARED = existsSync(
+  // As scripts/launcher/pglite-template.mjs names it (an ES module jest cannot require).
+  join(ROOT, 'node_modules/.cache/agentos-launcher', `pglite-${JSON.parse(readFileSync(join(ROOT, 'node_modules/@electric-sql/pglite/package.json'), 'utf8')).version}-datadir.tar`),
+);
+const FIRST_READY_WITHIN_MS = TEMPLATE_PREPARED ? READY_WITHIN_MS : 40_000;
+const EXIT_WITHIN_MS = 15_000;
+
+interface Launcher {
+  child: ChildProcess;
+  spawnedAt: number;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'ssot-launcher-'));
+const launchers: Launcher[] = [];
+const portsUsed = new Set<number>();
+let portBase = 0;
+let closedPort = 0;
+
+function startLauncher(): Launcher {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of ['REDIS_URL', 'DATABASE_URL', 'AUTH_JWT_SECRET', 'AUTH_JWKS_URL', 'INGEST_TOKENS', 'SSOT_NAMESPACE']) {
+    delete env[name];
+  }
+  Object.assign(env, {
+    SSOT_DATA_DIR: dataDir,
+    PORT_BASE: String(portBase),
+    // Nothing listens there: the launcher must start its own redis-server.
+    LAUNCHER_REDIS_PROBE_URL: `redis://127.0.0.1:${closedPort}`,
+  });
+  const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.mjs')], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const launcher = { child, spawnedAt: Date.now(), output: () => output, exited };
+  launchers.push(launcher);
+  return launcher;
+}
+
+/** Waits for `pattern` in the launcher's output until `deadline` (epoch ms); returns the first group. */
+function fromOutput(launcher: Launcher, pattern: RegExp, deadline: number): Promise<string> {
+  return waitFor(() => pattern.exec(launcher.output())?.[1], {
+    timeoutMs: Math.max(0, deadline - Date.now()),
+    message: `${pattern} in the launcher output:\n${tail(launcher)}`,
+  });
+}
+
+/** Polls the snapshot until it answers 200 or `deadline` passes; returns the body. */
+async function snapshotBy(port: number, token: string, deadline: number, launcher: Launcher): Promise<Record<string, any>> {
+  let last = 'no answer';
+  return waitFor(
+    async () => {
+      try {
+        const response = await fetch(`http://127.0.0.1:${port}/api/admin/ssot`, {
+          headers: { authorization: `Bearer ${token}` },
+          signal: AbortSignal.timeout(1000),
+        });
+        const text = await response.text();
+        last = `${response.status} ${text.slice(0, 200)}`;
+        return response.status === 200 ? (JSON.parse(text) as Record<string, any>) : undefined;
+      } catch (error) {
+        last = (error as Error).message;
+        return undefined;
+      }
+    },
+    {
+      timeoutMs: Math.max(0, deadline - Date.now()),
+      intervalMs: 50,
+      message: `200 from /api/admin/ssot (last: ${last})\n${tail(launcher)}`,
+    },
+  );
+}
+
+function expectFullSnapshot(body: Record<string, any>): void {
+  for (const section of SECTIONS) expect(body).toHaveProperty(section);
+  expect(body.agents_workers.agents.status.agents).toHaveLength(11);
+  expect(body.agents_workers.agents.status.total_agents).toBe(11);
+}
+
+/**
+ * The embedded database multiplexes every client onto one PGlite backend. A pool of 10 runs
+ * parameterised queries at once, some with parameters too large for one TCP read (where
+ * pglite-socket's own queue interleaves clients' messages), and each must get its own answer;
+ * a client that disconnects inside a transaction must not leave it open for the next one.
+ */
+async function expectSoundMultiplexing(databaseUrl: string): Promise<void> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
+  try {
+    const large = 'x'.repeat(300_000);
+    const answers = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        (i % 3 === 0
+          ? pool.query(`SELECT length($1::text) AS n, 'big${i}' AS tag`, [large])
+          : pool.query(`SELECT $1::int AS n, 'small${i}' AS tag`, [i])
+        ).then(
+          (result) => result.rows,
+          // Errors quote the parameters: keep the 300 kB of them out of the report.
+          (error: Error) => [{ error: error.message.slice(0, 60) }],
+        ),
+      ),
+    );
+    expect(answers).toEqual(
+      answers.map((_, i) => [i % 3 === 0 ? { n: large.length, tag: `big${i}` } : { n: i, tag: `small${i}` }]),
+    );
+
+    const leaver = new pg.Client({ connectionString: databaseUrl });
+    leaver.on('error', () => {});
+    await leaver.connect();
+    await leaver.query('BEGIN');
+    await leaver.query('CREATE TABLE launcher_test_abandoned (x int)');
+    (leaver as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    const { rows } = await pool.query("SELECT to_regclass('launcher_test_abandoned') IS NULL AS rolled_back");
+    expect(rows).toEqual([{ rolled_back: true }]);
+  } finally {
+    await pool.end();
+  }
+}
+
+/** SIGINT, then: exit code 0 within EXIT_WITHIN_MS, and nothing listening on `ports` any more. */
+async function stopAndExpectClean(launcher: Launcher, ports: number[]): Promise<void> {
+  launcher.child.kill('SIGINT');
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), EXIT_WITHIN_MS)));
+  const result = await Promise.race([launcher.exited, deadline]);
+  clearTimeout(timer);
+  if (result === 'timeout') throw new Error(`the launcher did not exit within ${EXIT_WITHIN_MS} ms\n${tail(launcher)}`);
+  expect(result).toEqual({ code: 0, signal: null });
+  expect(launcher.output()).toMatch(/launcher +\| stopped\n/);
+  for (const port of ports) expect(await isListening(port)).toBe(false);
+}
+
+function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function tail(launcher: Launcher): string {
+  return launcher.output().split('\n').slice(-40).join('\n');
+}
+
+beforeAll(async () => {
+  // Below the ephemeral range (32768+), where the launcher's own free ports (Redis, PGlite) come from.
+  for (let attempt = 0; attempt < 50 && portBase === 0; attempt++) {
+    const base = 10_000 + Math.floor(Math.random() * 22_000);
+    const ports = [0, 1, 2, 3, 4].map((offset) => base + offset);
+    if ((await Promise.all(ports.map(canBind))).every(Boolean)) portBase = base;
+  }
+  if (portBase === 0) throw new Error('no five free consecutive ports found');
+  closedPort = await freePort();
+});
+
+afterAll(async () => {
+  // A launcher still running after a failed test: SIGKILL it; its watchdog then stops what it started.
+  for (const launcher of launchers) {
+    if (launcher.child.exitCode === null && launcher.child.signalCode === null) launcher.child.kill('SIGKILL');
+    await launcher.exited;
+  }
+  await waitFor(async () => (await Promise.all([...portsUsed].map(isListening))).every((open) => !open), {
+    timeoutMs: 10_000,
+    message: `ports ${[...portsUsed].join(', ')} to close`,
+  });
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('npm start (scripts/start.mjs)', () => {
+  it('starts everything on an empty data dir with its own Redis and stops cleanly on SIGINT', async () => {
+    const launcher = startLauncher();
+    const deadline = launcher.spawnedAt + FIRST_READY_WITHIN_MS;
+    const redisPort = Number(await fromOutput(launcher, /Redis: started redis-server on 127\.0\.0\.1:(\d+)/, deadline));
+    portsUsed.add(redisPort).add(portBase);
+    const token = await fromOutput(launcher, /^ *token: (\S+)$/m, deadline);
+
+    expectFullSnapshot(await snapshotBy(portBase, token, deadline, launcher));
+    expect(launcher.output()).toMatch(/Database: demo data seeded \(\d+ jobs/);
+    const databaseUrl = await fromOutput(launcher, /Database: embedded PGlite at (\S+)/, deadline);
+    await expectSoundMultiplexing(databaseUrl);
+
+    await stopAndExpectClean(launcher, [redisPort, portBase]);
+  }, 60_000);
+
+  it(`restarts on the same data dir, keeps its data and answers within ${READY_WITHIN_MS / 1000} s`, async () => {
+    const launcher = startLauncher();
+    const deadline = launcher.spawnedAt + READY_WITHIN_MS;
+    const token = await fromOutput(launcher, /^ *token: (\S+)$/m, deadline);
+    const redisPort = Number(await fromOutput(launcher, /Redis: started redis-server on 127\.0\.0\.1:(\d+)/, deadline));
+    portsUsed.add(redisPort);
+
+    expectFullSnapshot(await snapshotBy(portBase, token, deadline, launcher));
+    expect(launcher.output()).toMatch(/Database: \d+ jobs already there/);
+
+    await stopAndExpectClean(launcher, [redisPort, portBase]);
+  }, 60_000);
+});
