@@ -7,7 +7,8 @@
 // Runs on the reference dataset (200,000 jobs) in database `ssot_bench`, seeded on first use.
 //
 // Options (env): BENCH_ADMIN_DATABASE_URL (postgresql://postgres@127.0.0.1:5432/postgres),
-// REDIS_URL (redis://127.0.0.1:6379), BENCH_DURATION_S (10), BENCH_BUILDS (20), BENCH_RESEED=1.
+// REDIS_URL (redis://127.0.0.1:6379), BENCH_DURATION_S (10 per run), BENCH_ROUNDS (2),
+// BENCH_BUILDS (20), BENCH_RESEED=1.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -31,6 +32,7 @@ const adminUrl = process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgresql://postgres@
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const duration = Number(process.env.BENCH_DURATION_S ?? 10);
 const builds = Number(process.env.BENCH_BUILDS ?? 20);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const namespace = `bench-${process.pid}`;
 const keys = redisKeys(namespace);
 const secret = 'bench-secret-that-is-long-enough-for-hs256-0123456789';
@@ -142,17 +144,28 @@ try {
   }
 
   const auth = { authorization: `Bearer ${token}` };
-  const http = [];
-  http.push(await load('bare node:http (ceiling)', `http://127.0.0.1:${bare.port}/`, {}));
-  http.push(await load('api GET /api/admin/ssot', `http://127.0.0.1:${apiPort}/api/admin/ssot`, auth));
-  http.push(await load('naive (GET + parse + res.json)', `http://127.0.0.1:${naive.port}/api/admin/ssot`, {}));
-  http.push(await load('api, Accept-Encoding: br', `http://127.0.0.1:${apiPort}/api/admin/ssot`, { ...auth, 'accept-encoding': 'br' }));
+  const targets = [
+    ['bare node:http (ceiling)', `http://127.0.0.1:${bare.port}/`, {}],
+    ['api GET /api/admin/ssot', `http://127.0.0.1:${apiPort}/api/admin/ssot`, auth],
+    ['naive (GET + parse + res.json)', `http://127.0.0.1:${naive.port}/api/admin/ssot`, {}],
+    ['api, Accept-Encoding: br', `http://127.0.0.1:${apiPort}/api/admin/ssot`, { ...auth, 'accept-encoding': 'br' }],
+  ];
+  // Rounds alternate the targets so that drift on a noisy machine falls on all of them alike.
+  const runs = [];
+  for (let round = 0; round < rounds; round += 1) {
+    for (const [name, url, headers] of targets) runs.push(await load(name, url, headers));
+  }
   clearInterval(warm);
+  const http = targets.map(([name]) => {
+    const mine = runs.filter((r) => r.name === name);
+    const mean = (key) => round(mine.reduce((sum, r) => sum + r[key], 0) / mine.length, 1);
+    return { name, requests_per_s: Math.round(mean('requests_per_s')), p50_ms: mean('p50_ms'), p99_ms: Math.max(...mine.map((r) => r.p99_ms)), errors: mine.reduce((sum, r) => sum + r.errors, 0), mb_per_s: mean('mb_per_s') };
+  });
   const [ceiling, ours, naiveRow] = http;
   const ratios = { vs_bare: round(ours.requests_per_s / ceiling.requests_per_s), vs_naive: round(ours.requests_per_s / naiveRow.requests_per_s) };
   log('ratios', ratios);
 
-  const report = { date: new Date().toISOString(), machine: `${(await import('node:os')).cpus().length} cores, node ${process.version}`, duration_s: duration, rebuild, size, http, ratios };
+  const report = { date: new Date().toISOString(), machine: `${(await import('node:os')).cpus().length} cores, node ${process.version}`, duration_s: duration, rounds, rebuild, size, http, runs, ratios };
   mkdirSync(join(root, 'bench/results'), { recursive: true });
   const file = join(root, 'bench/results', 'ssot-latest.json');
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
