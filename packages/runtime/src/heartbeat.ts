@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { RedisKeys } from '@agentos/contracts';
 import type { Redis } from 'ioredis';
+import { withTimeout } from './timeout';
 
 /** What each running service process publishes about itself every few seconds. */
 export interface ServiceHeartbeat {
@@ -42,7 +43,8 @@ export function startServiceHeartbeat(
   return {
     async stop() {
       clearInterval(timer);
-      await redis.hdel(keys.serviceHeartbeats, field).catch(() => {});
+      // Best effort, bounded: with Redis away the entry simply goes stale.
+      await withTimeout(redis.hdel(keys.serviceHeartbeats, field), 500, 'heartbeat removal').catch(() => {});
     },
     kill() {
       clearInterval(timer);

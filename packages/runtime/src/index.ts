@@ -6,5 +6,6 @@ export * from './heartbeat';
 export * from './logger';
 export * from './redis';
 export * from './shutdown';
-export * from './snapshot-channel';
 export * from './service-context';
+export * from './snapshot-channel';
+export * from './timeout';

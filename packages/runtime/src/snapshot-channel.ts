@@ -7,6 +7,7 @@ import {
   versionAnnouncement,
 } from '@agentos/contracts';
 import type { Redis } from 'ioredis';
+import { withTimeout } from './timeout';
 
 /**
  * How services ask the collectors for a rebuild and learn that a new snapshot version exists —
@@ -66,7 +67,8 @@ export class VersionWatcher {
     if (!this.started) return;
     this.started = false;
     this.subscriber.off('message', this.onMessage);
-    await this.subscriber.unsubscribe(this.keys.versionChannel).catch(() => {});
+    // With Redis away the command would wait in the offline queue for ever: never hang a shutdown.
+    await withTimeout(this.subscriber.unsubscribe(this.keys.versionChannel), 500, 'unsubscribe').catch(() => {});
   }
 
   on(listener: Listener): () => void {

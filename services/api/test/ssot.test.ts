@@ -226,6 +226,41 @@ describe('GET /api/admin/ssot', () => {
     }
   });
 
+  it('keeps answering 200 from its last copy, stale, while Redis is unreachable', async () => {
+    const proxy = await startTcpProxy('127.0.0.1', Number(new URL(TEST_REDIS_URL).port || 6379));
+    try {
+      const namespace = uniqueNamespace('api-redis');
+      namespaces.push(namespace);
+      const collector = await startCollectorService(collectorConfig(namespace, db.url));
+      running.push(collector);
+      const api = await startApiService(apiConfig(namespace, { REDIS_URL: `redis://127.0.0.1:${proxy.port}`, SNAPSHOT_MAX_AGE_MS: '100' }));
+      running.push(api);
+      const { version } = await collector.collector.refresh([]);
+      const first = await request(api.app).get('/api/admin/ssot').set('Authorization', `Bearer ${admin}`);
+      expect(first.status).toBe(200);
+
+      proxy.cut();
+      const res = await waitFor(async () => {
+        const r = await request(api.app).get('/api/admin/ssot').set('Authorization', `Bearer ${admin}`);
+        expect(r.status).toBe(200);
+        return r.headers['x-ssot-source'] === 'stale' ? r : null;
+      }, { timeoutMs: 5000, message: 'a stale answer while Redis is away' });
+      expect(res.body.meta.version).toBe(version);
+      expect(res.body.meta.stale).toBe(true);
+      const section = await request(api.app).get('/api/admin/ssot/queue').set('Authorization', `Bearer ${admin}`);
+      expect(section.status).toBe(200);
+
+      proxy.restore();
+      await collector.collector.refresh([]);
+      await waitFor(async () => {
+        const r = await request(api.app).get('/api/admin/ssot').set('Authorization', `Bearer ${admin}`);
+        return r.headers['x-ssot-source'] === 'cache' && r.body.meta.stale === false;
+      }, { timeoutMs: 10_000, message: 'fresh answers once Redis is back' });
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('exposes health, readiness and the cache hit rate', async () => {
     const { api, collector } = await start();
     const notReady = await request(api.app).get('/readyz');

@@ -1,5 +1,5 @@
 import { COLLECTOR_GROUP, refreshRequest, type RedisKeys, type SectionName } from '@agentos/contracts';
-import { type Logger, type Redis, withTimeout } from '@agentos/runtime';
+import { type Logger, type Redis, TimeoutError, withTimeout } from '@agentos/runtime';
 import type { Collector } from './collector';
 import type { CollectorMetrics } from './metrics';
 
@@ -59,7 +59,7 @@ export function startRefreshConsumer(
       blockMs + 5000,
       'XREADGROUP',
     ).catch((error: Error) => {
-      if (error.message.includes('timed out')) deps.blocking.disconnect(true);
+      if (error instanceof TimeoutError) deps.blocking.disconnect(true);
       throw error;
     })) as [string, StreamEntry[]][] | null;
     if (reply) for (const [, list] of reply) entries.push(...list);
