@@ -75,3 +75,8 @@ export const eventEnvelope = z.discriminatedUnion(
 export type AgentEvent = {
   [N in EventName]: { id: string; name: N; payload: EventPayload<N>; occurred_at: string };
 }[EventName];
+
+/** Most events in one `POST /api/events` batch. */
+export const MAX_EVENTS_PER_BATCH = 500;
+/** Largest `POST /api/events` body, bytes. */
+export const MAX_INGEST_BYTES = 1024 * 1024;

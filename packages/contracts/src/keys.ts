@@ -35,12 +35,36 @@ export interface RedisKeys {
   readonly workersLive: string;
   /** Hash of one worker's live state; TTL from the dispatch table's heartbeat TTL. */
   workerLive(workerId: string): string;
+  /** Stream of accepted events, read by the dispatchers' consumer group. */
+  readonly events: string;
+  /** Stream of events set aside after too many failed deliveries, with the reason. */
+  readonly eventsDeadLetter: string;
+  /** Marker that an event id was accepted (ingest idempotency); TTL `EVENT_ID_TTL_S`. */
+  eventSeen(eventId: string): string;
+  /** Pub/sub channel of socket messages for the realtime gateways: `BroadcastMessage` JSON. */
+  readonly broadcastChannel: string;
+  /** Rate-limit window of one ingest token (by the token's hash, never the token). */
+  rateLimit(tokenId: string): string;
+  /** Set of queues currently over their pending threshold (announced once until back under). */
+  readonly queuesOverThreshold: string;
+  /** Hash queue → recommended workers (consider_scaling), read into the snapshot. */
+  readonly scalingRecommendations: string;
+  /** Lease of the one dispatcher replica that sweeps lapsed worker heartbeats. */
+  readonly sweeperLease: string;
+  /** Lease of the one cache-warmer replica that emits `system:health_check`. */
+  readonly healthCheckLease: string;
 }
+
+/** How long an accepted event id is remembered for idempotent ingest. */
+export const EVENT_ID_TTL_S = 7 * 24 * 3600;
 
 export const SNAPSHOT_KEY = 'admin:dashboard:v4';
 
 /** Consumer group of the collectors on the refresh-request stream. */
 export const COLLECTOR_GROUP = 'collectors';
+
+/** Consumer group of the dispatchers on the event stream. */
+export const DISPATCHER_GROUP = 'dispatchers';
 
 export function redisKeys(namespace = ''): RedisKeys {
   const ns = namespace === '' ? '' : `${namespace}:`;
@@ -61,5 +85,14 @@ export function redisKeys(namespace = ''): RedisKeys {
     serviceHeartbeats: k('services:heartbeat'),
     workersLive: k('workers:live'),
     workerLive: (workerId: string) => k(`workers:live:${workerId}`),
+    events: k('ssot:events'),
+    eventsDeadLetter: k('ssot:events:dead'),
+    eventSeen: (eventId: string) => k(`ssot:events:seen:${eventId}`),
+    broadcastChannel: k('ssot:broadcast'),
+    rateLimit: (tokenId: string) => k(`ssot:ratelimit:${tokenId}`),
+    queuesOverThreshold: k('queues:over_threshold'),
+    scalingRecommendations: k('scaling:recommended'),
+    sweeperLease: k('dispatcher:sweeper:lease'),
+    healthCheckLease: k('cache-warmer:health-check:lease'),
   });
 }

@@ -32,3 +32,39 @@ export const versionAnnouncement = z.object({
   complete: z.boolean(),
 });
 export type VersionAnnouncement = z.infer<typeof versionAnnouncement>;
+
+/**
+ * One socket message for the realtime gateways, published on the broadcast channel: deliver
+ * `message` to every socket in any of `rooms` (each socket once).
+ */
+export interface BroadcastMessage {
+  rooms: string[];
+  message: SocketMessage;
+}
+
+/** `POST /api/events` answer (202). `ids` in the order posted; `duplicates` were seen before. */
+export interface IngestResult {
+  accepted: number;
+  duplicates: number;
+  ids: string[];
+}
+
+/** One problem of a refused batch: which event, which field, what is wrong. */
+export interface IngestProblem {
+  index: number;
+  field: string;
+  message: string;
+}
+
+/** The live state of one worker kept in `workerLive(id)` (all values strings, as Redis holds them). */
+export interface WorkerLiveState {
+  hostname: string;
+  /** JSON array of queue names. */
+  queues: string;
+  active_jobs: string;
+  concurrency: string;
+  cpu?: string;
+  memory_mb?: string;
+  /** ISO time of the heartbeat. */
+  at: string;
+}

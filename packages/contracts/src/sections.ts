@@ -46,6 +46,18 @@ export type WorkerDetail = z.infer<typeof workerDetail>;
 
 export const queueWorkers = z.object({ name: z.string(), workers: count });
 
+export const notification = z.object({
+  id: z.uuid(),
+  kind: z.string(),
+  severity: z.enum(['info', 'warning', 'critical']),
+  title: z.string(),
+  message: z.string(),
+  event_id: z.uuid().nullable(),
+  created_at: isoTime,
+  read: z.boolean(),
+});
+export type Notification = z.infer<typeof notification>;
+
 export const dashboardSection = z.object({
   system: z.object({
     status: z.enum(['healthy', 'degraded', 'down']),
@@ -62,6 +74,8 @@ export const dashboardSection = z.object({
   }),
   queue: z.object({ pending: count, processing: count, completed: count }),
   jobs: z.object({ total_today: count, recent_jobs: z.array(jobSummary) }),
+  /** Raised by the dispatcher's actions (notify_admin, check_minimum_workers, alert_ops). */
+  notifications: z.object({ unread: count, recent: z.array(notification) }),
 });
 export type DashboardSection = z.infer<typeof dashboardSection>;
 
@@ -125,6 +139,8 @@ export const queueStats = z.object({
   pending_threshold: count,
   over_threshold: z.boolean(),
   paused: z.boolean(),
+  /** consider_scaling's advice from depth and throughput; null before it has run for this queue. */
+  recommended_workers: count.nullable(),
 });
 export type QueueStats = z.infer<typeof queueStats>;
 

@@ -24,7 +24,7 @@ const onDisk = readdirSync(MIGRATIONS_DIR, { withFileTypes: true })
   });
 const names = onDisk.map((m) => m.name);
 
-const SCHEMA_TABLES = ['agents', 'jobs', 'log_entries', 'notifications', 'queues', 'services', 'settings', 'workers'];
+const SCHEMA_TABLES = ['agents', 'jobs', 'log_entries', 'notifications', 'processed_events', 'queues', 'services', 'settings', 'workers'];
 
 let databases: TestDatabase[] = [];
 

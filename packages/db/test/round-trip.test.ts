@@ -47,6 +47,7 @@ describe('Prisma client round trip', () => {
       createdAt: at('2026-11-30T10:00:00.123Z'),
       startedAt: at('2026-11-30T10:00:00.456Z'),
       finishedAt: null,
+      lastEventAt: at('2026-11-30T10:00:00.456Z'),
     };
 
     const created = await prisma.job.create({ data });
@@ -59,6 +60,7 @@ describe('Prisma client round trip', () => {
       durationMs: 120_001,
       progress: 99,
       finishedAt: at('2026-11-30T10:02:00.457Z'),
+      lastEventAt: at('2026-11-30T10:02:00.457Z'),
     };
     const updated = await prisma.job.update({ where: { id: data.id }, data: update });
     expect(updated).toEqual({ ...created, ...update, updatedAt: expect.any(Date) });
@@ -243,6 +245,21 @@ describe('Prisma client round trip', () => {
 
     await prisma.notification.delete({ where: { id: created.id } });
     expect(await prisma.notification.findUnique({ where: { id: created.id } })).toBeNull();
+  });
+
+  it('ProcessedEvent', async () => {
+    const data = { id: 'e1e1e1e1-0000-4000-8000-000000000001', name: 'job:created', occurredAt: at('2026-11-30T10:00:00.001Z') };
+
+    const created = await prisma.processedEvent.create({ data });
+    expect(created).toEqual({ ...data, processedAt: expect.any(Date) });
+    expect(await prisma.processedEvent.findUnique({ where: { id: data.id } })).toEqual(created);
+    await expect(prisma.processedEvent.create({ data })).rejects.toMatchObject({ code: 'P2002' });
+
+    const updated = await prisma.processedEvent.update({ where: { id: data.id }, data: { name: 'job:failed' } });
+    expect(updated).toEqual({ ...created, name: 'job:failed' });
+
+    await prisma.processedEvent.delete({ where: { id: data.id } });
+    expect(await prisma.processedEvent.findUnique({ where: { id: data.id } })).toBeNull();
   });
 
   it('refuses a second notification for the same event', async () => {

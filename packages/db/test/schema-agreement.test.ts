@@ -288,7 +288,7 @@ describe('schema.prisma and the migrations', () => {
     expect(compare(schema, await fromDatabase(client))).toEqual([]);
     // Guards against comparing two empty shapes: the schema was really read.
     expect([...schema.tables.keys()].sort()).toEqual(
-      ['agents', 'jobs', 'log_entries', 'notifications', 'queues', 'services', 'settings', 'workers'],
+      ['agents', 'jobs', 'log_entries', 'notifications', 'processed_events', 'queues', 'services', 'settings', 'workers'],
     );
   });
 

@@ -1,14 +1,16 @@
 import type { DashboardSection } from '@agentos/contracts';
+import { iso } from '../serialize';
 import type { SectionContext } from './context';
 import { jobSummary, startOfUtcDay } from './jobs';
 import { loadServices } from './services';
 import { loadWorkers } from './workers';
 
 const RECENT_JOBS = 10;
+const RECENT_NOTIFICATIONS = 10;
 
 export async function buildDashboard(ctx: SectionContext): Promise<DashboardSection> {
   const dayAgo = new Date(ctx.now.getTime() - 24 * 3600_000);
-  const [workers, services, [active], [completed], [today], recent] = await Promise.all([
+  const [workers, services, [active], [completed], [today], recent, notifications, unread] = await Promise.all([
     loadWorkers(ctx),
     loadServices(ctx),
     // Served by the partial index on active jobs: cost follows the backlog, not the history.
@@ -22,6 +24,8 @@ export async function buildDashboard(ctx: SectionContext): Promise<DashboardSect
     ctx.prisma.$queryRaw<{ total: number }[]>`
       SELECT count(*)::int AS total FROM jobs WHERE created_at >= ${startOfUtcDay(ctx.now)}`,
     ctx.prisma.job.findMany({ orderBy: { createdAt: 'desc' }, take: RECENT_JOBS }),
+    ctx.prisma.notification.findMany({ orderBy: { createdAt: 'desc' }, take: RECENT_NOTIFICATIONS }),
+    ctx.prisma.notification.count({ where: { readAt: null } }),
   ]);
 
   const online = workers.filter((w) => w.status === 'online');
@@ -44,6 +48,19 @@ export async function buildDashboard(ctx: SectionContext): Promise<DashboardSect
     },
     queue: { pending: active?.pending ?? 0, processing: active?.processing ?? 0, completed: completed?.completed ?? 0 },
     jobs: { total_today: today?.total ?? 0, recent_jobs: recent.map(jobSummary) },
+    notifications: {
+      unread,
+      recent: notifications.map((n) => ({
+        id: n.id,
+        kind: n.kind,
+        severity: n.severity,
+        title: n.title,
+        message: n.message.length > 500 ? `${n.message.slice(0, 499)}…` : n.message,
+        event_id: n.eventId,
+        created_at: iso(n.createdAt)!,
+        read: n.readAt !== null,
+      })),
+    },
   };
 }
 

@@ -42,6 +42,7 @@ export function emptySection<K extends SectionName>(name: K, ctx: Pick<SectionCo
       workers: { total: 0, active: 0, details: [], queues: [] },
       queue: { pending: 0, processing: 0, completed: 0 },
       jobs: { total_today: 0, recent_jobs: [] },
+      notifications: { unread: 0, recent: [] },
     },
     agents_workers: {
       agents: { status: { agents: [], total_agents: 0, active_agents: 0 } },

@@ -8,7 +8,7 @@ const AWAITING_PENDING = 10;
 
 export async function buildQueue(ctx: SectionContext): Promise<QueueSection> {
   const dayAgo = new Date(ctx.now.getTime() - 24 * 3_600_000);
-  const [queues, active, failed, recentFailed, oldestPending, defaultThreshold] = await Promise.all([
+  const [queues, active, failed, recentFailed, oldestPending, defaultThreshold, recommended] = await Promise.all([
     ctx.prisma.queue.findMany({ orderBy: { name: 'asc' } }),
     ctx.prisma.$queryRaw<{ queue: string; pending: number; processing: number; oldest: Date | null }[]>`
       SELECT queue,
@@ -26,6 +26,7 @@ export async function buildQueue(ctx: SectionContext): Promise<QueueSection> {
     }),
     ctx.prisma.job.findMany({ where: { status: 'pending' }, orderBy: { createdAt: 'asc' }, take: AWAITING_PENDING }),
     defaultPendingThreshold(ctx),
+    ctx.redis.hgetall(ctx.keys.scalingRecommendations),
   ]);
 
   const activeBy = new Map(active.map((row) => [row.queue, row]));
@@ -46,6 +47,7 @@ export async function buildQueue(ctx: SectionContext): Promise<QueueSection> {
         pending_threshold: threshold,
         over_threshold: pending > threshold,
         paused: record?.paused ?? false,
+        recommended_workers: recommended[name] === undefined ? null : Math.max(0, Math.round(Number(recommended[name])) || 0),
       };
     }),
     awaiting_action: [...recentFailed, ...oldestPending].map(jobSummary),
