@@ -1,6 +1,5 @@
 import { REQUIRED_SECTIONS, type RedisKeys } from '@agentos/contracts';
-import { type Logger, type Redis, requestRefresh, type VersionWatcher } from '@agentos/runtime';
-import { Lease, leaseTtlFor } from './lease';
+import { Lease, leaseTtlFor, type Logger, type Redis, requestRefresh, type VersionWatcher } from '@agentos/runtime';
 import type { WarmerMetrics } from './metrics';
 
 export interface WarmerDeps {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Redis } from '@agentos/runtime';
+import type { Redis } from 'ioredis';
 
 const ACQUIRE = readFileSync(join(__dirname, 'lua', 'acquireLease-1.lua'), 'utf8');
 const RELEASE = readFileSync(join(__dirname, 'lua', 'releaseLease-1.lua'), 'utf8');
@@ -11,9 +11,9 @@ type LeaseRedis = Redis & {
 };
 
 /**
- * A lease in Redis: at most one holder at any instant. The holder renews it every period; it
- * lapses a little before the next period starts, so when the holder dies another replica takes
- * it at the very next tick.
+ * A lease in Redis: at most one holder at any instant; the holder renews it, others take it once
+ * it lapses. Used for the one active cache-warmer, the one heartbeat sweeper, the one health
+ * checker.
  */
 export class Lease {
   private readonly redis: LeaseRedis;
@@ -41,7 +41,10 @@ export class Lease {
   }
 }
 
-/** The lease lapses this long before the next tick, so a standby's tick finds it free. */
+/**
+ * For a lease renewed on every tick of a wall-clock-aligned period: it lapses a little before the
+ * next tick, so when the holder dies a standby's very next tick finds it free.
+ */
 export function leaseTtlFor(intervalMs: number): number {
   return Math.max(intervalMs - Math.min(250, intervalMs / 4), 100);
 }

@@ -1,0 +1,122 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { TimeoutError } from './errors';
+import { withTimeout } from './timeout';
+
+/** One stream entry as Redis returns it: id and flat field/value list. */
+export type StreamEntry = [id: string, fields: string[]];
+
+export interface StreamConsumerOptions {
+  stream: string;
+  group: string;
+  /** Unique per process: this consumer's name in the group. */
+  consumer: string;
+  /** Connection of its own for the blocking read (never shared: it is held for up to `blockMs`). */
+  blocking: Redis;
+  /** Command connection: group creation, claims, acks. */
+  redis: Redis;
+  logger: Logger;
+  /**
+   * Handles the entries read in one go and resolves with the ids to acknowledge. Ids not
+   * returned stay pending and come back through the claim after `claimIdleMs`. May throw: then
+   * nothing is acknowledged, and the loop backs off and goes on.
+   */
+  handle(entries: StreamEntry[]): Promise<readonly string[]>;
+  /** Most entries per read. @default 200 */
+  batch?: number;
+  /** BLOCK of each read, ms; short so shutdown and the watchdog act quickly. @default 1000 */
+  blockMs?: number;
+  /**
+   * Entries pending this long (a dead consumer's, or ones this consumer failed) are claimed and
+   * handed to `handle` again. @default 5000
+   */
+  claimIdleMs?: number;
+  /** How often to look for such entries. @default claimIdleMs / 2 */
+  claimEveryMs?: number;
+}
+
+/**
+ * The read loop of a consumer group member, shared by the collectors and the dispatchers:
+ * XAUTOCLAIM what others left pending, XREADGROUP what is new, hand both to `handle`, XACK what
+ * it says. Errors never escape the loop: they are logged and retried with backoff.
+ *
+ * The blocking read has a watchdog: ioredis re-sends a blocking command after a reconnect and
+ * can hang on a half-dead socket (ioredis#1285, #1630; BullMQ PR #4484), so a read that outlives
+ * its BLOCK by far drops the connection and goes on.
+ */
+export function startStreamConsumer(options: StreamConsumerOptions): { stop(): Promise<void> } {
+  const batch = options.batch ?? 200;
+  const blockMs = options.blockMs ?? 1000;
+  const claimIdleMs = options.claimIdleMs ?? 5000;
+  const claimEveryMs = options.claimEveryMs ?? Math.max(100, Math.floor(claimIdleMs / 2));
+  const { redis, blocking, stream, group, consumer, logger } = options;
+  let running = true;
+  let lastClaim = 0;
+  let failures = 0;
+
+  const ensureGroup = async () => {
+    try {
+      // From 0, not $: entries added before the first consumer ever started are still handled.
+      await redis.xgroup('CREATE', stream, group, '0', 'MKSTREAM');
+    } catch (error) {
+      if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
+    }
+  };
+
+  const claim = async (): Promise<StreamEntry[]> => {
+    if (Date.now() - lastClaim < claimEveryMs) return [];
+    lastClaim = Date.now();
+    const [, entries] = (await redis.xautoclaim(stream, group, consumer, claimIdleMs, '0-0', 'COUNT', batch)) as [string, StreamEntry[]];
+    // Entries deleted from the stream while pending come back as null fields.
+    return (entries ?? []).filter((entry) => entry && Array.isArray(entry[1]));
+  };
+
+  const readNew = async (): Promise<StreamEntry[]> => {
+    const reply = (await withTimeout(
+      blocking.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'BLOCK', blockMs, 'STREAMS', stream, '>'),
+      blockMs + 5000,
+      'XREADGROUP',
+    ).catch((error: unknown) => {
+      if (error instanceof TimeoutError) blocking.disconnect(true);
+      throw error;
+    })) as [string, StreamEntry[]][] | null;
+    return reply ? reply.flatMap(([, entries]) => entries) : [];
+  };
+
+  const loop = (async () => {
+    while (running) {
+      try {
+        await ensureGroup();
+        while (running) {
+          const claimed = await claim();
+          const entries = claimed.length > 0 ? claimed : await readNew();
+          if (entries.length > 0) {
+            const ack = await options.handle(entries);
+            if (ack.length > 0) await redis.xack(stream, group, ...ack);
+          }
+          failures = 0;
+        }
+      } catch (error) {
+        if (!running) break;
+        failures += 1;
+        const delay = Math.min(100 * 2 ** failures, 5000);
+        logger.error({ err: (error as Error).message, stream, retryInMs: delay }, 'stream consumer error');
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  })();
+
+  return {
+    async stop() {
+      running = false;
+      // The read in flight returns within its BLOCK; past that, stop waiting for it.
+      await withTimeout(loop, blockMs + 500, 'stream consumer stop').catch(() => {});
+    },
+  };
+}
+
+/** The value of `name` in a stream entry's flat field list. */
+export function entryField(fields: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < fields.length - 1; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
