@@ -39,6 +39,10 @@ export interface RedisKeys {
   readonly events: string;
   /** Stream of events set aside after too many failed deliveries, with the reason. */
   readonly eventsDeadLetter: string;
+  /** Hash stream entry id → JSON `{n, at, reason}` of an event's failed deliveries so far. */
+  readonly eventAttempts: string;
+  /** The latest `system:health_check` payload (JSON), shown in `system_control`. */
+  readonly systemHealth: string;
   /** Marker that an event id was accepted (ingest idempotency); TTL `EVENT_ID_TTL_S`. */
   eventSeen(eventId: string): string;
   /** Pub/sub channel of socket messages for the realtime gateways: `BroadcastMessage` JSON. */
@@ -87,6 +91,8 @@ export function redisKeys(namespace = ''): RedisKeys {
     workerLive: (workerId: string) => k(`workers:live:${workerId}`),
     events: k('ssot:events'),
     eventsDeadLetter: k('ssot:events:dead'),
+    eventAttempts: k('ssot:events:attempts'),
+    systemHealth: k('system:health'),
     eventSeen: (eventId: string) => k(`ssot:events:seen:${eventId}`),
     broadcastChannel: k('ssot:broadcast'),
     rateLimit: (tokenId: string) => k(`ssot:ratelimit:${tokenId}`),

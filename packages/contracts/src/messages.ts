@@ -68,3 +68,14 @@ export interface WorkerLiveState {
   /** ISO time of the heartbeat. */
   at: string;
 }
+
+/** One entry of the dead-letter stream (all fields strings, as Redis holds them). */
+export interface DeadLetter {
+  /** The event JSON exactly as it was on the event stream. */
+  event: string;
+  reason: string;
+  deliveries: string;
+  failed_at: string;
+  /** Its id on the event stream. */
+  source_id: string;
+}

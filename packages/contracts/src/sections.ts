@@ -173,6 +173,15 @@ export type ServiceStatus = z.infer<typeof serviceStatus>;
 
 export const systemControlSection = z.object({
   services_status: z.record(z.string(), serviceStatus),
+  /** The last `system:health_check` (every 30 s from the cache-warmer); null before the first. */
+  health_check: z
+    .object({
+      services: z.record(z.string(), z.string()),
+      redis_ms: z.number().nonnegative(),
+      database_ms: z.number().nonnegative(),
+      at: isoTime,
+    })
+    .nullable(),
 });
 export type SystemControlSection = z.infer<typeof systemControlSection>;
 

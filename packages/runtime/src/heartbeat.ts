@@ -11,7 +11,12 @@ export interface ServiceHeartbeat {
   version: string;
   started_at: string;
   at: string;
+  /** Round trip to the database, ms, from services that hold a connection (collector, dispatcher). */
+  database_ms?: number;
 }
+
+/** Extra fields a service adds to each heartbeat; a failure just leaves them out. */
+export type HeartbeatDetails = () => Promise<Partial<ServiceHeartbeat>>;
 
 /** `hostname-pid-xxxx`: unique per process, readable in logs and `CLIENT LIST`. */
 export function instanceId(): string {
@@ -28,17 +33,19 @@ export function startServiceHeartbeat(
   keys: RedisKeys,
   info: { service: string; instance: string; version: string },
   intervalMs = 5000,
+  details?: HeartbeatDetails,
 ): { stop(): Promise<void>; kill(): void } {
   const field = `${info.service}/${info.instance}`;
   const startedAt = new Date().toISOString();
-  const beat = () => {
-    const heartbeat: ServiceHeartbeat = { ...info, started_at: startedAt, at: new Date().toISOString() };
-    redis.hset(keys.serviceHeartbeats, field, JSON.stringify(heartbeat)).catch(() => {
+  const beat = async () => {
+    const extra = details ? await withTimeout(details(), intervalMs / 2, 'heartbeat details').catch(() => ({})) : {};
+    const heartbeat: ServiceHeartbeat = { ...extra, ...info, started_at: startedAt, at: new Date().toISOString() };
+    await redis.hset(keys.serviceHeartbeats, field, JSON.stringify(heartbeat)).catch(() => {
       /* Redis away: the next beat retries */
     });
   };
-  beat();
-  const timer = setInterval(beat, intervalMs);
+  void beat();
+  const timer = setInterval(() => void beat(), intervalMs);
   timer.unref();
   return {
     async stop() {

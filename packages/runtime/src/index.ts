@@ -2,6 +2,7 @@ export * from './auth';
 export * from './env';
 export * from './errors';
 export * from './health';
+export * from './events';
 export * from './heartbeat';
 export * from './lease';
 export * from './logger';

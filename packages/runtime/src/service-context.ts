@@ -1,6 +1,6 @@
 import { type RedisKeys, redisKeys } from '@agentos/contracts';
 import { Registry } from 'prom-client';
-import { instanceId, startServiceHeartbeat } from './heartbeat';
+import { type HeartbeatDetails, instanceId, startServiceHeartbeat } from './heartbeat';
 import { createLogger, type Logger } from './logger';
 import { closeRedis, createRedis, type Redis, type RedisRole } from './redis';
 
@@ -17,7 +17,7 @@ export interface ServiceContext {
   /** A new Redis connection for `role`, closed by `close()`. */
   redis(role: RedisRole): Redis;
   /** Starts the service heartbeat on `redis` (the collector turns it into services_status). */
-  heartbeat(redis: Redis): void;
+  heartbeat(redis: Redis, details?: HeartbeatDetails): void;
   /** Stops the heartbeat (removing it) and closes every connection made by `redis()`. */
   close(): Promise<void>;
   /** As a crash would: connections dropped, the heartbeat left to go stale. */
@@ -46,8 +46,8 @@ export function createServiceContext(
       connections.push(client);
       return client;
     },
-    heartbeat(redis) {
-      beat = startServiceHeartbeat(redis, keys, { service, instance, version });
+    heartbeat(redis, details) {
+      beat = startServiceHeartbeat(redis, keys, { service, instance, version }, 5000, details);
     },
     async close() {
       await beat?.stop();

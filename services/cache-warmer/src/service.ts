@@ -3,6 +3,7 @@ import { createServiceContext, type Logger, startHealthServer, VersionWatcher } 
 import type { Registry } from 'prom-client';
 import type { WarmerConfig } from './config';
 import { createWarmerMetrics } from './metrics';
+import { startHealthChecks } from './health-check';
 import { every } from './schedule';
 import { createWarmer } from './warmer';
 
@@ -10,6 +11,7 @@ export const SERVICE_NAME = 'cache-warmer';
 
 export interface WarmerService {
   warmer: ReturnType<typeof createWarmer>;
+  healthChecks: ReturnType<typeof startHealthChecks>;
   registry: Registry;
   logger: Logger;
   server?: Server;
@@ -33,6 +35,7 @@ export async function startWarmerService(
   const ticks = every(config.WARM_INTERVAL_MS, () => warmer.tick());
   const missingCheck = setInterval(() => void warmer.warmIfMissing().catch(() => {}), config.MISSING_CHECK_MS);
   void warmer.warmIfMissing().catch(() => {});
+  const healthChecks = startHealthChecks({ redis, keys, logger, instance: ctx.instance, intervalMs: config.HEALTH_CHECK_INTERVAL_MS });
   ctx.heartbeat(redis);
 
   let server: Server | undefined;
@@ -44,10 +47,12 @@ export async function startWarmerService(
   const halt = async () => {
     ticks.stop();
     clearInterval(missingCheck);
+    await healthChecks.stop();
     if (server) await new Promise((resolve) => server!.close(resolve));
   };
   return {
     warmer,
+    healthChecks,
     registry,
     logger,
     server,

@@ -9,6 +9,8 @@ export const collectorEnv = z.object({
   ...portEnv(3002),
   /** A section build slower than this is abandoned and reported in `meta.errors`. @default 2000 */
   SECTION_TIMEOUT_MS: z.coerce.number().int().positive().default(2000),
+  /** Workers without a heartbeat for this long are not live. @default the dispatch table's 120 */
+  HEARTBEAT_TTL_S: z.coerce.number().int().positive().default(EVENT_DISPATCH_CONFIG['worker:heartbeat'].ttl),
   /** Connections to PostgreSQL; the sections of one build run on them in parallel. @default 10 */
   DB_POOL_MAX: z.coerce.number().int().positive().default(10),
 });
@@ -17,6 +19,3 @@ export type CollectorConfig = z.infer<typeof collectorEnv>;
 export function loadCollectorConfig(env: NodeJS.ProcessEnv = process.env): Readonly<CollectorConfig> {
   return loadEnv('collector', collectorEnv, env);
 }
-
-/** The heartbeat TTL comes from the dispatch table, the one place it is written. */
-export const HEARTBEAT_TTL_S = EVENT_DISPATCH_CONFIG['worker:heartbeat'].ttl;

@@ -3,7 +3,7 @@ import { createPrismaClient } from '@agentos/db';
 import { createServiceContext, type Logger, startHealthServer } from '@agentos/runtime';
 import type { Registry } from 'prom-client';
 import { createCollector } from './collector';
-import { type CollectorConfig, HEARTBEAT_TTL_S } from './config';
+import type { CollectorConfig } from './config';
 import { createCollectorMetrics } from './metrics';
 import { startRefreshConsumer } from './refresh-consumer';
 
@@ -42,12 +42,16 @@ export async function startCollectorService(
     settings: {
       warmIntervalMs: config.WARM_INTERVAL_MS,
       snapshotTtlS: config.SNAPSHOT_TTL_S,
-      heartbeatTtlS: HEARTBEAT_TTL_S,
+      heartbeatTtlS: config.HEARTBEAT_TTL_S,
       serviceHeartbeatStaleS: 15,
     },
   });
   const consumer = startRefreshConsumer({ blocking, redis, keys, collector, logger, metrics }, { consumer: ctx.instance });
-  ctx.heartbeat(redis);
+  ctx.heartbeat(redis, async () => {
+    const started = performance.now();
+    await prisma.$queryRaw`SELECT 1`;
+    return { database_ms: Math.round((performance.now() - started) * 100) / 100 };
+  });
 
   let server: Server | undefined;
   if (options.listen) {

@@ -59,7 +59,7 @@ export function emptySection<K extends SectionName>(name: K, ctx: Pick<SectionCo
     },
     queue: { queues: [], awaiting_action: [] },
     logs: { recent_entries: [] },
-    system_control: { services_status: {} },
+    system_control: { services_status: {}, health_check: null },
     configuration: {
       queue_thresholds: {},
       minimum_workers: 0,

@@ -1,0 +1,38 @@
+import { EVENT_DISPATCH_CONFIG } from '@agentos/contracts';
+import { commonEnv, databaseEnv, loadEnv, portEnv } from '@agentos/runtime';
+import { z } from 'zod';
+
+const positiveInt = z.coerce.number().int().positive();
+
+export const dispatcherEnv = z.object({
+  ...commonEnv,
+  ...databaseEnv,
+  ...portEnv(3004),
+  /** Events read (and persisted in one transaction) at a time. @default 500 */
+  EVENT_BATCH: positiveInt.max(5000).default(500),
+  /** Deliveries of an event before it goes to the dead-letter stream. @default 5 */
+  MAX_DELIVERIES: positiveInt.max(100).default(5),
+  /** First retry delay of a failed event; doubles with each delivery. @default 1000 */
+  RETRY_BASE_MS: positiveInt.default(1000),
+  /** Events left pending this long by a consumer (dead, or failed) are claimed again. @default 2000 */
+  CLAIM_IDLE_MS: positiveInt.default(2000),
+  /** A worker whose last heartbeat is older than this is announced offline. @default the dispatch table's 120 */
+  HEARTBEAT_TTL_S: positiveInt.default(EVENT_DISPATCH_CONFIG['worker:heartbeat'].ttl),
+  /** How often the sweeper looks for lapsed heartbeats. @default 5000 */
+  SWEEP_INTERVAL_MS: positiveInt.default(5000),
+  /** alert_ops posts here (JSON, with retry); unset: alerts go only to the `alerts` room and the log. */
+  ALERT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** @default 5000 */
+  ALERT_WEBHOOK_TIMEOUT_MS: positiveInt.default(5000),
+  /** consider_scaling aims to drain a queue's backlog within this many minutes. @default 10 */
+  SCALING_TARGET_DRAIN_MIN: positiveInt.default(10),
+  /** consider_scaling never recommends more workers than this per queue. @default 100 */
+  SCALING_MAX_WORKERS: positiveInt.default(100),
+  /** @default 10 */
+  DB_POOL_MAX: positiveInt.default(10),
+});
+export type DispatcherConfig = z.infer<typeof dispatcherEnv>;
+
+export function loadDispatcherConfig(env: NodeJS.ProcessEnv = process.env): Readonly<DispatcherConfig> {
+  return loadEnv('dispatcher', dispatcherEnv, env);
+}

@@ -1,0 +1,268 @@
+import {
+  type AgentEvent,
+  type BroadcastMessage,
+  EVENT_DISPATCH_CONFIG,
+  eventEnvelope,
+  type RedisKeys,
+  roomsFor,
+  type SectionName,
+} from '@agentos/contracts';
+import type { PrismaClient } from '@agentos/db';
+import { appendEvents, entryField, type Logger, type Redis, requestRefresh, type StreamEntry } from '@agentos/runtime';
+import { createAlertOps } from './actions/alert-ops';
+import { checkMinimumWorkers } from './actions/check-minimum-workers';
+import { considerScaling, type ScalingOptions } from './actions/consider-scaling';
+import { deadLetter } from './dead-letter';
+import { applyLiveState } from './live-state';
+import type { DispatcherMetrics } from './metrics';
+import { persistBatch, type PersistResult } from './persist';
+import { checkThresholds } from './thresholds';
+
+export interface DispatcherDeps {
+  prisma: PrismaClient;
+  redis: Redis;
+  keys: RedisKeys;
+  logger: Logger;
+  metrics: DispatcherMetrics;
+  heartbeatTtlS: number;
+  maxDeliveries: number;
+  retryBaseMs: number;
+  scaling: ScalingOptions;
+  alertWebhookUrl?: string;
+  alertWebhookTimeoutMs?: number;
+}
+
+interface Item {
+  entryId: string;
+  event: AgentEvent;
+  /** Failed deliveries so far. */
+  failures: number;
+}
+
+interface Attempts {
+  n: number;
+  at: number;
+  reason: string;
+}
+
+/**
+ * The seed's EventDispatcher, per batch read off the event stream. For every event the three
+ * branches of its dispatch rule — cache (persist, then refresh the named sections), websocket
+ * (publish for the gateways), actions — and the event is acknowledged only when all succeeded.
+ * A failed event stays pending, is retried with backoff, and after `maxDeliveries` goes to the
+ * dead-letter stream with the reason; the events behind it go on.
+ */
+export function createDispatcher(deps: DispatcherDeps) {
+  const alertOps = createAlertOps({ webhookUrl: deps.alertWebhookUrl, timeoutMs: deps.alertWebhookTimeoutMs, logger: deps.logger });
+
+  async function handle(entries: StreamEntry[]): Promise<string[]> {
+    const ack: string[] = [];
+    const items = await decode(entries, ack);
+    if (items.length === 0) return ack;
+
+    // Cache branch, part one: the effect in the database. One transaction for the batch; if it
+    // fails, one per event, so one bad event cannot hold the others back.
+    const failed = new Map<string, string>();
+    let persisted: PersistResult;
+    try {
+      persisted = await persistBatch(deps.prisma, items.map((i) => i.event));
+    } catch (batchError) {
+      deps.logger.warn({ err: (batchError as Error).message, events: items.length }, 'batch persist failed; persisting event by event');
+      persisted = { applied: new Set(), touchedQueues: new Set() };
+      for (const item of items) {
+        try {
+          const one = await persistBatch(deps.prisma, [item.event]);
+          for (const id of one.applied) persisted.applied.add(id);
+          for (const q of one.touchedQueues) persisted.touchedQueues.add(q);
+        } catch (error) {
+          failed.set(item.entryId, `persist: ${(error as Error).message.split('\n')[0]}`);
+        }
+      }
+    }
+    const done = items.filter((i) => !failed.has(i.entryId));
+
+    // The other branches, in parallel. Redis being away fails the whole batch (thrown: nothing
+    // acknowledged, all retried); an action fails only its own event.
+    const events = done.map((i) => i.event);
+    const [, , actionFailures] = await Promise.all([refreshAndCheck(events, persisted), broadcast(events), runActions(done)]);
+    for (const [entryId, reason] of actionFailures) failed.set(entryId, reason);
+
+    for (const item of done) {
+      if (failed.has(item.entryId)) continue;
+      ack.push(item.entryId);
+      deps.metrics.processed.inc({ name: item.event.name, outcome: persisted.applied.has(item.event.id) ? 'applied' : 'duplicate' });
+      deps.metrics.latency.observe((Date.now() - streamTime(item.entryId)) / 1000);
+    }
+    const recovered = items.filter((i) => i.failures > 0 && !failed.has(i.entryId)).map((i) => i.entryId);
+    if (recovered.length > 0) await deps.redis.hdel(deps.keys.eventAttempts, ...recovered);
+    for (const item of items) {
+      const reason = failed.get(item.entryId);
+      if (reason !== undefined && (await recordFailure(item, reason))) ack.push(item.entryId);
+    }
+    return ack;
+  }
+
+  /** Parses entries; malformed ones go straight to the dead letters. Retries not yet due wait. */
+  async function decode(entries: StreamEntry[], ack: string[]): Promise<Item[]> {
+    const attempts = await deps.redis.hmget(deps.keys.eventAttempts, ...entries.map(([id]) => id));
+    const items: Item[] = [];
+    for (const [index, [entryId, fields]] of entries.entries()) {
+      const raw = entryField(fields, 'event') ?? '';
+      const prior = parseAttempts(attempts[index] ?? null);
+      if (prior && Date.now() - prior.at < deps.retryBaseMs * 2 ** (prior.n - 1)) continue;
+      let event: AgentEvent;
+      try {
+        const parsed = eventEnvelope.parse(JSON.parse(raw));
+        if (!parsed.id || !parsed.occurred_at) throw new Error('id and occurred_at are required on the stream');
+        event = parsed as AgentEvent;
+      } catch (error) {
+        deps.logger.error({ entryId, err: (error as Error).message.slice(0, 200) }, 'malformed event dead-lettered');
+        await deadLetter(deps.redis, deps.keys, { event: raw, reason: `malformed: ${(error as Error).message.slice(0, 500)}`, deliveries: '1', failed_at: new Date().toISOString(), source_id: entryId });
+        deps.metrics.deadLetters.inc();
+        ack.push(entryId);
+        continue;
+      }
+      items.push({ entryId, event, failures: prior?.n ?? 0 });
+    }
+    return items;
+  }
+
+  /** Counts a failed delivery; true when the event was dead-lettered (acknowledge it). */
+  async function recordFailure(item: Item, reason: string): Promise<boolean> {
+    const n = item.failures + 1;
+    deps.metrics.processed.inc({ name: item.event.name, outcome: 'failed' });
+    if (n >= deps.maxDeliveries) {
+      deps.logger.error({ id: item.event.id, name: item.event.name, deliveries: n, reason }, 'event dead-lettered');
+      await deadLetter(deps.redis, deps.keys, {
+        event: JSON.stringify(item.event),
+        reason,
+        deliveries: String(n),
+        failed_at: new Date().toISOString(),
+        source_id: item.entryId,
+      });
+      deps.metrics.deadLetters.inc();
+      deps.metrics.processed.inc({ name: item.event.name, outcome: 'dead_lettered' });
+      return true;
+    }
+    deps.logger.warn({ id: item.event.id, name: item.event.name, deliveries: n, reason }, 'event failed; will retry');
+    const record: Attempts = { n, at: Date.now(), reason };
+    await deps.redis.hset(deps.keys.eventAttempts, item.entryId, JSON.stringify(record));
+    return false;
+  }
+
+  /**
+   * Cache branch, part two: live state, threshold crossings, then ONE refresh request for every
+   * section the batch's events name. A burst of events costs one rebuild per section, not one
+   * per event (and the collector coalesces further).
+   */
+  async function refreshAndCheck(events: AgentEvent[], persisted: PersistResult): Promise<void> {
+    await applyLiveState(deps.redis, deps.keys, events, deps.heartbeatTtlS);
+    const warnings = await checkThresholds(deps.prisma, deps.redis, deps.keys, persisted.touchedQueues);
+    await appendEvents(deps.redis, deps.keys, warnings);
+    const sections = new Set<SectionName>();
+    for (const event of events) for (const section of EVENT_DISPATCH_CONFIG[event.name].sections) sections.add(section);
+    if (sections.size > 0) await requestRefresh(deps.redis, deps.keys, [...sections], `events:${events.length}`);
+  }
+
+  /** Websocket branch: one message per event to its rooms, for the gateways. */
+  async function broadcast(events: AgentEvent[]): Promise<void> {
+    const pipeline = deps.redis.pipeline();
+    let any = false;
+    const timestamp = new Date().toISOString();
+    for (const event of events) {
+      const rule = EVENT_DISPATCH_CONFIG[event.name];
+      if (!('websocket' in rule)) continue;
+      const message: BroadcastMessage = {
+        rooms: roomsFor(rule, event.payload as { user_id?: string }),
+        message: { type: rule.websocket.event, data: { ...event.payload, id: event.id }, timestamp },
+      };
+      pipeline.publish(deps.keys.broadcastChannel, JSON.stringify(message));
+      any = true;
+    }
+    if (!any) return;
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([error]) => error);
+    if (failed) throw failed[0];
+  }
+
+  /** Actions branch. Resolves with entry id → reason for the events whose actions failed. */
+  async function runActions(items: Item[]): Promise<Map<string, string>> {
+    const failures = new Map<string, string>();
+    await Promise.all(
+      items.map(async (item) => {
+        const rule = EVENT_DISPATCH_CONFIG[item.event.name];
+        if (!('actions' in rule)) return;
+        for (const action of rule.actions) {
+          try {
+            await runAction(action, item.event);
+          } catch (error) {
+            deps.metrics.actionFailures.inc({ action });
+            failures.set(item.entryId, `${action}: ${(error as Error).message.split('\n')[0]}`);
+            return;
+          }
+        }
+      }),
+    );
+    return failures;
+  }
+
+  async function runAction(action: string, event: AgentEvent): Promise<void> {
+    const publish = (rooms: string[], type: string, data: unknown) =>
+      deps.redis.publish(deps.keys.broadcastChannel, JSON.stringify({ rooms, message: { type, data, timestamp: new Date().toISOString() } } satisfies BroadcastMessage));
+    switch (action) {
+      case 'notify_admin':
+        // The notification itself was written with the event's effect (persist.ts).
+        await publish(['admin'], 'notification', { event_id: event.id, kind: 'notify_admin', event: event.name, payload: event.payload });
+        return;
+      case 'alert_ops': {
+        const summary = describe(event);
+        await alertOps(event, summary);
+        await publish(['alerts'], 'alert', { event_id: event.id, summary });
+        return;
+      }
+      case 'check_minimum_workers': {
+        const shortage = await checkMinimumWorkers(deps.prisma, event);
+        if (shortage) {
+          const summary = `${shortage.online} worker(s) online, minimum ${shortage.minimum}`;
+          await publish(['admin', 'alerts'], 'alert', { event_id: event.id, summary, ...shortage });
+        }
+        return;
+      }
+      case 'consider_scaling': {
+        if (event.name !== 'queue:threshold_warning') return;
+        const recommended = await considerScaling(deps.prisma, deps.redis, deps.keys, event.payload.queue, deps.scaling);
+        deps.logger.info({ queue: event.payload.queue, recommended }, 'scaling recommendation');
+        return;
+      }
+      default:
+        throw new Error(`unknown action ${action}`);
+    }
+  }
+
+  return { handle };
+}
+
+function describe(event: AgentEvent): string {
+  switch (event.name) {
+    case 'worker:offline':
+      return `worker ${event.payload.worker_id} offline: ${event.payload.reason}`;
+    case 'job:failed':
+      return `job ${event.payload.job_id} failed in ${event.payload.queue}`;
+    default:
+      return event.name;
+  }
+}
+
+function parseAttempts(raw: string | null): Attempts | null {
+  if (!raw) return null;
+  try {
+    return JSON.parse(raw) as Attempts;
+  } catch {
+    return null;
+  }
+}
+
+/** Milliseconds part of a stream entry id: when the entry was added. */
+function streamTime(entryId: string): number {
+  return Number(entryId.split('-', 1)[0]);
+}

@@ -1,0 +1,68 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RedisKeys } from '@agentos/contracts';
+import { EVENT_STREAM_MAXLEN, Lease, type Logger, type Redis } from '@agentos/runtime';
+
+const ANNOUNCE_LAPSED = readFileSync(join(__dirname, 'lua', 'announceLapsed-2.lua'), 'utf8');
+/** Workers announced per call at most; a larger backlog takes a few sweeps. */
+const PER_SWEEP = 200;
+
+export interface SweeperOptions {
+  redis: Redis;
+  keys: RedisKeys;
+  logger: Logger;
+  /** Unique per process: the lease owner. */
+  instance: string;
+  heartbeatTtlS: number;
+  intervalMs: number;
+}
+
+type SweepRedis = Redis & { announceLapsed(...args: string[]): Promise<string[]> };
+
+/**
+ * Announces workers whose heartbeat lapsed, each exactly once, as `worker:offline` events on the
+ * event stream (the dispatchers then handle them like any other). One replica sweeps at a time
+ * (a lease); the removal and the announcement are one Lua step, so even two sweepers could not
+ * announce a worker twice, nor a crash lose one. Keyspace notifications are not used: many
+ * managed Redis services disable them.
+ */
+export function startHeartbeatSweeper(options: SweeperOptions): { sweep(): Promise<string[]>; stop(): Promise<void> } {
+  const redis = options.redis as SweepRedis;
+  if (typeof redis.announceLapsed !== 'function') options.redis.defineCommand('announceLapsed', { numberOfKeys: 2, lua: ANNOUNCE_LAPSED });
+  const lease = new Lease(options.redis, options.keys.sweeperLease, options.instance, options.intervalMs * 3);
+  let running: Promise<unknown> | null = null;
+
+  async function sweep(): Promise<string[]> {
+    if (!(await lease.acquire())) return [];
+    const cutoff = Date.now() - options.heartbeatTtlS * 1000;
+    const announced = await redis.announceLapsed(
+      options.keys.workersLive,
+      options.keys.events,
+      String(cutoff),
+      String(EVENT_STREAM_MAXLEN),
+      new Date().toISOString(),
+      JSON.stringify(`no heartbeat for ${options.heartbeatTtlS} s`),
+      ...Array.from({ length: PER_SWEEP }, () => randomUUID()),
+    );
+    if (announced.length > 0) options.logger.warn({ workers: announced }, 'workers announced offline (heartbeat lapsed)');
+    return announced;
+  }
+
+  const timer = setInterval(() => {
+    running ??= sweep()
+      .catch((error: Error) => options.logger.error({ err: error.message }, 'heartbeat sweep failed'))
+      .finally(() => {
+        running = null;
+      });
+  }, options.intervalMs);
+
+  return {
+    sweep,
+    async stop() {
+      clearInterval(timer);
+      await running;
+      await lease.release().catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,94 @@
+import type { Server } from 'node:http';
+import { DISPATCHER_GROUP } from '@agentos/contracts';
+import { createPrismaClient } from '@agentos/db';
+import { createServiceContext, type Logger, startHealthServer, startStreamConsumer } from '@agentos/runtime';
+import type { Registry } from 'prom-client';
+import type { DispatcherConfig } from './config';
+import { createDispatcher } from './dispatch';
+import { startHeartbeatSweeper } from './heartbeat-sweeper';
+import { createDispatcherMetrics } from './metrics';
+
+export const SERVICE_NAME = 'dispatcher';
+
+export interface DispatcherService {
+  registry: Registry;
+  logger: Logger;
+  server?: Server;
+  sweeper: ReturnType<typeof startHeartbeatSweeper>;
+  stop(): Promise<void>;
+}
+
+/** Wires one dispatcher process: the event consumer, the heartbeat sweeper, health and metrics. */
+export async function startDispatcherService(
+  config: Readonly<DispatcherConfig>,
+  options: { listen?: boolean; logger?: Logger } = {},
+): Promise<DispatcherService> {
+  const ctx = createServiceContext(SERVICE_NAME, config, options);
+  const { logger, keys, registry } = ctx;
+  const redis = ctx.redis('command');
+  const blocking = ctx.redis('blocking');
+  const metrics = createDispatcherMetrics(registry, redis, keys);
+  const prisma = createPrismaClient(config.DATABASE_URL, { poolMax: config.DB_POOL_MAX, applicationName: SERVICE_NAME });
+
+  const dispatcher = createDispatcher({
+    prisma,
+    redis,
+    keys,
+    logger,
+    metrics,
+    heartbeatTtlS: config.HEARTBEAT_TTL_S,
+    maxDeliveries: config.MAX_DELIVERIES,
+    retryBaseMs: config.RETRY_BASE_MS,
+    scaling: { targetDrainMin: config.SCALING_TARGET_DRAIN_MIN, maxWorkers: config.SCALING_MAX_WORKERS },
+    alertWebhookUrl: config.ALERT_WEBHOOK_URL,
+    alertWebhookTimeoutMs: config.ALERT_WEBHOOK_TIMEOUT_MS,
+  });
+  const consumer = startStreamConsumer({
+    stream: keys.events,
+    group: DISPATCHER_GROUP,
+    consumer: ctx.instance,
+    blocking,
+    redis,
+    logger,
+    batch: config.EVENT_BATCH,
+    claimIdleMs: config.CLAIM_IDLE_MS,
+    claimEveryMs: Math.max(250, Math.floor(config.CLAIM_IDLE_MS / 2)),
+    handle: dispatcher.handle,
+  });
+  const sweeper = startHeartbeatSweeper({
+    redis,
+    keys,
+    logger,
+    instance: ctx.instance,
+    heartbeatTtlS: config.HEARTBEAT_TTL_S,
+    intervalMs: config.SWEEP_INTERVAL_MS,
+  });
+  ctx.heartbeat(redis, async () => {
+    const started = performance.now();
+    await prisma.$queryRaw`SELECT 1`;
+    return { database_ms: Math.round((performance.now() - started) * 100) / 100 };
+  });
+
+  let server: Server | undefined;
+  if (options.listen) {
+    server = await startHealthServer(config.PORT, {
+      registry,
+      readiness: { redis: () => redis.ping(), database: () => prisma.$queryRaw`SELECT 1` },
+    });
+    logger.info({ port: config.PORT }, 'dispatcher ready');
+  }
+
+  return {
+    registry,
+    logger,
+    server,
+    sweeper,
+    async stop() {
+      await consumer.stop();
+      await sweeper.stop();
+      if (server) await new Promise((resolve) => server!.close(resolve));
+      await ctx.close();
+      await prisma.$disconnect();
+    },
+  };
+}

@@ -1,0 +1,257 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type AgentEvent, type BroadcastMessage, redisKeys, snapshot, type Snapshot } from '@agentos/contracts';
+import { createPrismaClient, createTestDatabase, seedReferenceDataset, type PrismaClient, type TestDatabase } from '@agentos/db';
+import { appendEvents, newEvent } from '@agentos/runtime';
+import Redis from 'ioredis';
+import { loadCollectorConfig } from '../../collector/src/config';
+import { startCollectorService, type CollectorService } from '../../collector/src/service';
+import { loadDispatcherConfig } from '../src/config';
+import { listDeadLetters, replayDeadLetters } from '../src/dead-letter';
+import { startDispatcherService, type DispatcherService } from '../src/service';
+import { cleanupNamespace, TEST_REDIS_URL, uniqueNamespace } from '../../../test/support/redis';
+import { waitFor } from '../../../test/support/wait';
+
+/** A webhook receiver whose answer the test decides. */
+async function startWebhook() {
+  const received: { id: string; event: string }[] = [];
+  let status = 200;
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      if (status === 200) received.push(JSON.parse(body) as { id: string; event: string });
+      res.writeHead(status).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    received,
+    answer(code: number) {
+      status = code;
+    },
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+describe('dispatcher', () => {
+  let db: TestDatabase;
+  let prisma: PrismaClient;
+  let redis: Redis;
+  let subscriber: Redis;
+  let webhook: Awaited<ReturnType<typeof startWebhook>>;
+  const namespace = uniqueNamespace('dispatcher');
+  const keys = redisKeys(namespace);
+  const broadcasts: BroadcastMessage[] = [];
+  let collector: CollectorService;
+  let dispatcher: DispatcherService;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('dispatcher');
+    // The 11 agents, 5 queues, settings (workers.minimum = 3), no jobs.
+    await seedReferenceDataset(db.url, { jobs: 0, workers: 0, logs: 0 });
+    prisma = createPrismaClient(db.url);
+    redis = new Redis(TEST_REDIS_URL);
+    subscriber = new Redis(TEST_REDIS_URL);
+    await subscriber.subscribe(keys.broadcastChannel);
+    subscriber.on('message', (_channel, message: string) => broadcasts.push(JSON.parse(message) as BroadcastMessage));
+    webhook = await startWebhook();
+    const env = { REDIS_URL: TEST_REDIS_URL, SSOT_NAMESPACE: namespace, DATABASE_URL: db.url, LOG_LEVEL: 'silent' };
+    collector = await startCollectorService(loadCollectorConfig(env));
+    dispatcher = await startDispatcherService(
+      loadDispatcherConfig({ ...env, ALERT_WEBHOOK_URL: webhook.url, MAX_DELIVERIES: '3', RETRY_BASE_MS: '100', CLAIM_IDLE_MS: '300', HEARTBEAT_TTL_S: '2', SWEEP_INTERVAL_MS: '200' }),
+    );
+  });
+  afterAll(async () => {
+    await dispatcher.stop();
+    await collector.stop();
+    await webhook.close();
+    await prisma.$disconnect();
+    await db.drop();
+    await cleanupNamespace(namespace);
+    redis.disconnect();
+    subscriber.disconnect();
+  });
+
+  async function snap(): Promise<Snapshot> {
+    const body = await redis.get(keys.snapshot);
+    if (!body) throw new Error('no snapshot yet');
+    return snapshot.parse(JSON.parse(body));
+  }
+
+  /** Appends `event`, then waits (≤ 1 s) until the snapshot shows `visible`. Returns the time it took. */
+  async function dispatchAndSee(event: AgentEvent, visible: (s: Snapshot) => boolean): Promise<number> {
+    const started = Date.now();
+    await appendEvents(redis, keys, [event]);
+    await waitFor(async () => visible(await snap()), { timeoutMs: 1000, intervalMs: 10, message: `${event.name} in the snapshot` });
+    return Date.now() - started;
+  }
+
+  function broadcastOf(eventId: string, type?: string): BroadcastMessage | undefined {
+    return broadcasts.find((b) => {
+      const data = b.message.data as { id?: string; event_id?: string };
+      return (data.id ?? data.event_id) === eventId && (!type || b.message.type === type);
+    });
+  }
+
+  const jobId = randomUUID();
+  const userId = randomUUID();
+  const workerId = randomUUID();
+  const job = { job_id: jobId, queue: 'pipeline', type: 'agent.step', agent: 'planner' };
+
+  it('job:created: a pending job in the database and the snapshot; job:new to admin', async () => {
+    const event = newEvent('job:created', { ...job, user_id: userId });
+    await dispatchAndSee(event, (s) => s.dashboard.jobs.recent_jobs.some((j) => j.id === jobId && j.status === 'pending'));
+    const row = await prisma.job.findUniqueOrThrow({ where: { id: jobId } });
+    expect(row).toMatchObject({ status: 'pending', queue: 'pipeline', userId, createdAt: new Date(event.occurred_at) });
+    const message = await waitFor(() => broadcastOf(event.id));
+    expect(message.rooms).toEqual(['admin']);
+    expect(message.message.type).toBe('job:new');
+    expect(message.message.data).toEqual({ ...event.payload, id: event.id });
+  });
+
+  it('job:processing: started, progress, to admin and the user', async () => {
+    const event = newEvent('job:processing', { ...job, user_id: userId, worker_id: workerId, progress: 40 });
+    await dispatchAndSee(event, (s) => s.dashboard.jobs.recent_jobs.some((j) => j.id === jobId && j.status === 'processing' && j.progress === 40));
+    expect(await prisma.job.findUniqueOrThrow({ where: { id: jobId } })).toMatchObject({ status: 'processing', attempts: 1, workerId, startedAt: new Date(event.occurred_at) });
+    expect((await waitFor(() => broadcastOf(event.id))).rooms).toEqual(['admin', `user:${userId}`]);
+  });
+
+  it('job:completed: completed, the agent counted once, analytics updated; job:done to admin and the user', async () => {
+    const before = await prisma.agent.findUniqueOrThrow({ where: { name: 'planner' } });
+    const event = newEvent('job:completed', { ...job, user_id: userId, duration_ms: 1234 });
+    await dispatchAndSee(event, (s) => s.analytics.by_status.completed === 1 && s.dashboard.jobs.recent_jobs.some((j) => j.id === jobId && j.status === 'completed'));
+    expect(await prisma.job.findUniqueOrThrow({ where: { id: jobId } })).toMatchObject({ status: 'completed', progress: 100, durationMs: 1234 });
+    expect((await prisma.agent.findUniqueOrThrow({ where: { name: 'planner' } })).jobsProcessed).toBe(before.jobsProcessed + 1);
+    expect((await waitFor(() => broadcastOf(event.id))).rooms).toEqual(['admin', `user:${userId}`]);
+
+    // The same event again (same id): no second effect.
+    await appendEvents(redis, keys, [event]);
+    await waitFor(async () => (await dispatcher.registry.getSingleMetric('ssot_events_processed_total')!.get()).values.some((v) => v.labels.outcome === 'duplicate' && v.value >= 1));
+    expect((await prisma.agent.findUniqueOrThrow({ where: { name: 'planner' } })).jobsProcessed).toBe(before.jobsProcessed + 1);
+  });
+
+  it('a job:processing arriving after job:completed leaves the job completed', async () => {
+    const late = { ...newEvent('job:processing', { ...job, progress: 10 }) };
+    await appendEvents(redis, keys, [late]);
+    await waitFor(() => prisma.processedEvent.findUnique({ where: { id: late.id } }), { timeoutMs: 2000, message: 'the late event processed' });
+    expect(await prisma.job.findUniqueOrThrow({ where: { id: jobId } })).toMatchObject({ status: 'completed', progress: 100 });
+  });
+
+  it('job:failed: failed with its error, a log line and a notification; job:error to admin and alerts', async () => {
+    const failedId = randomUUID();
+    const event = newEvent('job:failed', { job_id: failedId, queue: 'reports', type: 'render', agent: 'generator', error: 'TimeoutError: render exceeded 60 s' });
+    await dispatchAndSee(
+      event,
+      (s) =>
+        s.queue.awaiting_action.some((j) => j.id === failedId && j.status === 'failed') &&
+        s.dashboard.notifications.recent.some((n) => n.event_id === event.id && n.kind === 'notify_admin'),
+    );
+    expect(await prisma.job.findUniqueOrThrow({ where: { id: failedId } })).toMatchObject({ status: 'failed', error: 'TimeoutError: render exceeded 60 s' });
+    expect(await prisma.logEntry.findUniqueOrThrow({ where: { id: event.id } })).toMatchObject({ level: 'error', jobId: failedId });
+    expect(await prisma.notification.count({ where: { eventId: event.id } })).toBe(1);
+    expect((await waitFor(() => broadcastOf(event.id, 'job:error'))).rooms).toEqual(['admin', 'alerts']);
+    expect((await waitFor(() => broadcastOf(event.id, 'notification'))).rooms).toEqual(['admin']);
+  });
+
+  it('worker:heartbeat: the worker online in the database and live in the snapshot', async () => {
+    const event = newEvent('worker:heartbeat', { worker_id: workerId, queues: ['pipeline'], active_jobs: 2, concurrency: 4, hostname: 'worker-test', cpu: 37 });
+    await dispatchAndSee(event, (s) => s.agents_workers.workers.workers.some((w) => w.id === workerId && w.source === 'live' && w.active_jobs === 2));
+    expect(await prisma.worker.findUniqueOrThrow({ where: { id: workerId } })).toMatchObject({ status: 'online', hostname: 'worker-test', activeJobs: 2, queues: ['pipeline'] });
+    expect(await redis.zscore(keys.workersLive, workerId)).toBe(String(Date.parse(event.occurred_at)));
+  });
+
+  it('a worker whose heartbeats stop is announced offline exactly once, by the sweeper', async () => {
+    // HEARTBEAT_TTL_S is 2 here and the sweep runs every 200 ms.
+    const started = Date.now();
+    await waitFor(async () => (await prisma.worker.findUniqueOrThrow({ where: { id: workerId } })).status === 'offline', {
+      timeoutMs: 2000 + 200 + 2000,
+      message: 'the worker offline',
+    });
+    expect(Date.now() - started).toBeLessThanOrEqual(2000 + 200 + 1500);
+    const offline = (await redis.xrange(keys.events, '-', '+'))
+      .map(([, fields]) => JSON.parse(fields[1]!) as AgentEvent)
+      .filter((e) => e.name === 'worker:offline' && e.payload.worker_id === workerId);
+    expect(offline).toHaveLength(1);
+    expect(await dispatcher.sweeper.sweep()).toEqual([]);
+    const down = await waitFor(() => broadcastOf(offline[0]!.id, 'worker:down'));
+    expect(down.rooms).toEqual(['admin', 'alerts']);
+    // alert_ops reached the webhook; check_minimum_workers (0 online < 3) raised a notification.
+    await waitFor(() => webhook.received.some((r) => r.id === offline[0]!.id), { message: 'the alert on the webhook' });
+    await waitFor(() => prisma.notification.findUnique({ where: { eventId: offline[0]!.id } }), { message: 'the minimum-workers notification' });
+    await waitFor(async () => (await snap()).agents_workers.workers.workers.some((w) => w.id === workerId && w.status === 'offline'), { timeoutMs: 1000 });
+  });
+
+  it('worker:offline posted directly: offline, a warning line, worker:down to admin and alerts', async () => {
+    const other = randomUUID();
+    await appendEvents(redis, keys, [newEvent('worker:heartbeat', { worker_id: other, queues: ['default'], active_jobs: 0, concurrency: 1 })]);
+    await waitFor(() => prisma.worker.findUnique({ where: { id: other } }));
+    const event = newEvent('worker:offline', { worker_id: other, reason: 'drained for deploy' });
+    await dispatchAndSee(event, (s) => s.dashboard.workers.details.some((w) => w.id === other && w.status === 'offline'));
+    expect(await prisma.logEntry.findUniqueOrThrow({ where: { id: event.id } })).toMatchObject({ level: 'warn', message: `Worker ${other} offline: drained for deploy` });
+    expect((await waitFor(() => broadcastOf(event.id, 'worker:down'))).rooms).toEqual(['admin', 'alerts']);
+  });
+
+  it('queue:threshold_warning: a warning line, a scaling recommendation in the snapshot and the metrics; queue:warning to admin', async () => {
+    const event = newEvent('queue:threshold_warning', { queue: 'ingest', pending: 1500, threshold: 1000 });
+    await dispatchAndSee(event, (s) => s.queue.queues.some((q) => q.name === 'ingest' && q.recommended_workers !== null));
+    expect(await prisma.logEntry.findUniqueOrThrow({ where: { id: event.id } })).toMatchObject({ level: 'warn' });
+    expect((await waitFor(() => broadcastOf(event.id, 'queue:warning'))).rooms).toEqual(['admin']);
+    const metrics = await dispatcher.registry.metrics();
+    expect(metrics).toMatch(/agentos_recommended_workers\{queue="ingest"\} \d+/);
+  });
+
+  it('raises queue:threshold_warning once when a queue crosses its threshold', async () => {
+    await prisma.queue.update({ where: { name: 'notifications' }, data: { pendingThreshold: 3 } });
+    const created = Array.from({ length: 5 }, () => newEvent('job:created', { job_id: randomUUID(), queue: 'notifications', type: 'email' }));
+    await appendEvents(redis, keys, created);
+    const warnings = await waitFor(async () => {
+      const all = (await redis.xrange(keys.events, '-', '+')).map(([, f]) => JSON.parse(f[1]!) as AgentEvent);
+      const found = all.filter((e) => e.name === 'queue:threshold_warning' && e.payload.queue === 'notifications');
+      return found.length > 0 ? found : null;
+    }, { timeoutMs: 2000, message: 'the threshold warning' });
+    await appendEvents(redis, keys, [newEvent('job:created', { job_id: randomUUID(), queue: 'notifications', type: 'email' })]);
+    await waitFor(async () => (await prisma.job.count({ where: { queue: 'notifications' } })) === 6);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.payload).toEqual({ queue: 'notifications', pending: expect.any(Number), threshold: 3 });
+  });
+
+  it('system:health_check: in system_control, a log line; system:status to monitoring', async () => {
+    const event = newEvent('system:health_check', { services: { api: 'up', collector: 'up' }, redis_ms: 0.4, database_ms: 1.2 });
+    await dispatchAndSee(event, (s) => s.system_control.health_check?.at === event.occurred_at);
+    expect(await prisma.logEntry.findUniqueOrThrow({ where: { id: event.id } })).toMatchObject({ level: 'info' });
+    expect((await waitFor(() => broadcastOf(event.id, 'system:status'))).rooms).toEqual(['monitoring']);
+  });
+
+  it('dead-letters an event whose action keeps failing, goes on with the others, and replays it once fixed', async () => {
+    webhook.answer(500);
+    const failing = newEvent('worker:offline', { worker_id: randomUUID(), reason: 'test: webhook down' });
+    const behind = newEvent('job:created', { job_id: randomUUID(), queue: 'default', type: 'after' });
+    await appendEvents(redis, keys, [failing, behind]);
+
+    // The event behind it is not held back.
+    await waitFor(() => prisma.job.findUnique({ where: { id: behind.payload.job_id } }), { timeoutMs: 2000, message: 'the event behind' });
+    const letter = await waitFor(async () => (await listDeadLetters(redis, keys)).find((l) => l.event.includes(failing.id)), {
+      timeoutMs: 10_000,
+      message: 'the dead letter',
+    });
+    expect(letter.deliveries).toBe('3');
+    expect(letter.reason).toBe('alert_ops: webhook answered 500');
+    expect(webhook.received.some((r) => r.id === failing.id)).toBe(false);
+    await waitFor(async () => (await redis.xpending(keys.events, 'dispatchers'))[0] === 0, { timeoutMs: 3000, message: 'nothing pending' });
+
+    webhook.answer(200);
+    expect(await replayDeadLetters(redis, keys, [letter.id])).toEqual([letter.id]);
+    await waitFor(() => webhook.received.filter((r) => r.id === failing.id).length === 1, { timeoutMs: 3000, message: 'the replayed alert' });
+    expect(await redis.xlen(keys.eventsDeadLetter)).toBe(0);
+    // Its database effect happened once, on the first delivery.
+    expect(await prisma.logEntry.count({ where: { id: failing.id } })).toBe(1);
+  });
+
+  it('dead-letters malformed stream entries at once', async () => {
+    await redis.xadd(keys.events, '*', 'event', '{"name":"job:created","payload":{}}');
+    await waitFor(async () => (await listDeadLetters(redis, keys)).some((l) => l.reason.startsWith('malformed')), { timeoutMs: 2000 });
+  });
+});
