@@ -17,6 +17,8 @@ export const refreshRequest = z.object({
   sections: z.array(z.enum(SECTION_NAMES as [SectionName, ...SectionName[]])),
   reason: z.string(),
   requested_at: z.iso.datetime({ offset: true }),
+  /** Event stream entry id up to which every event's effect was persisted when this was asked. */
+  events_upto: z.string().regex(/^\d+-\d+$/).optional(),
 });
 export type RefreshRequest = z.infer<typeof refreshRequest>;
 
@@ -30,6 +32,8 @@ export const versionAnnouncement = z.object({
   generated_at: z.iso.datetime({ offset: true }),
   bytes: z.number().int().nonnegative(),
   complete: z.boolean(),
+  /** This version reflects every event up to this stream entry id (from the requests it answers). */
+  events_upto: z.string().optional(),
 });
 export type VersionAnnouncement = z.infer<typeof versionAnnouncement>;
 

@@ -26,15 +26,24 @@ export async function requestRefresh(
   keys: RedisKeys,
   sections: readonly SectionName[],
   reason: string,
+  options: { eventsUpto?: string } = {},
 ): Promise<string> {
   const request: RefreshRequest = {
     id: randomUUID(),
     sections: [...sections],
     reason,
     requested_at: new Date().toISOString(),
+    ...(options.eventsUpto ? { events_upto: options.eventsUpto } : {}),
   };
   await redis.xadd(keys.refreshRequests, 'MAXLEN', '~', REFRESH_STREAM_MAXLEN, '*', 'request', JSON.stringify(request));
   return request.id;
+}
+
+/** Compares two stream entry ids (`ms-seq`) numerically. */
+export function compareStreamIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am - bm || as - bs;
 }
 
 type Listener = (announcement: VersionAnnouncement) => void;

@@ -95,7 +95,7 @@ export function createCollector(deps: CollectorDeps) {
     return result;
   }
 
-  async function write(seq: number, result: BuildResult, requestIds: readonly string[]) {
+  async function write(seq: number, result: BuildResult, requestIds: readonly string[], eventsUpto?: string) {
     const args: (string | number)[] = [
       k.sections,
       k.sectionSeq,
@@ -109,7 +109,7 @@ export function createCollector(deps: CollectorDeps) {
       Math.round(result.buildMs * 100) / 100,
       SECTION_NAMES.join(','),
       k.versionChannel,
-      JSON.stringify(requestIds),
+      `"requests":${JSON.stringify(requestIds)}${eventsUpto ? `,"events_upto":${JSON.stringify(eventsUpto)}` : ''}`,
       result.built.size,
     ];
     for (const [name, json] of result.built) args.push(name, json);
@@ -122,13 +122,13 @@ export function createCollector(deps: CollectorDeps) {
 
   /**
    * Builds `names` (all when empty), writes the snapshot and announces the new version with the
-   * ids of the requests it answers. If some section has never been built anywhere (a partial
+   * ids of the requests it answers (and, from them, the event stream id it reflects). If some section has never been built anywhere (a partial
    * refresh on a cold Redis), those are built too, so a snapshot is always complete.
    */
-  async function refresh(names: readonly SectionName[], requestIds: readonly string[] = []): Promise<WriteResult> {
+  async function refresh(names: readonly SectionName[], requestIds: readonly string[] = [], eventsUpto?: string): Promise<WriteResult> {
     let seq = await deps.redis.incr(k.buildSeq);
     let result = await build(names);
-    let reply = await write(seq, result, requestIds);
+    let reply = await write(seq, result, requestIds, eventsUpto);
     if (reply[0] === 'missing') {
       const missing = reply.slice(1) as SectionName[];
       deps.logger.info({ missing }, 'building sections never built before');
@@ -140,7 +140,7 @@ export function createCollector(deps: CollectorDeps) {
         buildMs: result.buildMs + extra.buildMs,
         now: extra.now,
       };
-      reply = await write(seq, result, requestIds);
+      reply = await write(seq, result, requestIds, eventsUpto);
       if (reply[0] !== 'ok') throw new Error(`snapshot still incomplete after building ${missing.join(', ')}`);
     }
     const version = Number(reply[1]);

@@ -1,5 +1,5 @@
 import { COLLECTOR_GROUP, refreshRequest, type RedisKeys, type SectionName } from '@agentos/contracts';
-import { entryField, type Logger, type Redis, startStreamConsumer, type StreamEntry } from '@agentos/runtime';
+import { compareStreamIds, entryField, type Logger, type Redis, startStreamConsumer, type StreamEntry } from '@agentos/runtime';
 import type { Collector } from './collector';
 import type { CollectorMetrics } from './metrics';
 
@@ -17,6 +17,7 @@ export function startRefreshConsumer(
     const requestIds: string[] = [];
     const sections = new Set<SectionName>();
     let all = false;
+    let eventsUpto: string | undefined;
     for (const [id, fields] of entries) {
       const parsed = refreshRequest.safeParse(safeJson(entryField(fields, 'request')));
       if (!parsed.success) {
@@ -28,9 +29,11 @@ export function startRefreshConsumer(
       deps.metrics.requests.inc({ outcome: 'ok' });
       requestIds.push(parsed.data.id);
       if (parsed.data.sections.length === 0) all = true;
+      const upto = parsed.data.events_upto;
+      if (upto && (!eventsUpto || compareStreamIds(upto, eventsUpto) > 0)) eventsUpto = upto;
       for (const name of parsed.data.sections) sections.add(name);
     }
-    if (requestIds.length > 0) await deps.collector.refresh(all ? [] : [...sections], requestIds);
+    if (requestIds.length > 0) await deps.collector.refresh(all ? [] : [...sections], requestIds, eventsUpto);
     return entries.map(([id]) => id);
   };
   return startStreamConsumer({

@@ -8,7 +8,7 @@ import {
   type SectionName,
 } from '@agentos/contracts';
 import type { PrismaClient } from '@agentos/db';
-import { appendEvents, entryField, type Logger, type Redis, requestRefresh, type StreamEntry } from '@agentos/runtime';
+import { appendEvents, compareStreamIds, entryField, type Logger, type Redis, requestRefresh, type StreamEntry } from '@agentos/runtime';
 import { createAlertOps } from './actions/alert-ops';
 import { checkMinimumWorkers } from './actions/check-minimum-workers';
 import { considerScaling, type ScalingOptions } from './actions/consider-scaling';
@@ -84,7 +84,8 @@ export function createDispatcher(deps: DispatcherDeps) {
     // The other branches, in parallel. Redis being away fails the whole batch (thrown: nothing
     // acknowledged, all retried); an action fails only its own event.
     const events = done.map((i) => i.event);
-    const [, , actionFailures] = await Promise.all([refreshAndCheck(events, persisted), broadcast(events), runActions(done)]);
+    const upto = done.length > 0 ? done.map((i) => i.entryId).reduce((a, b) => (compareStreamIds(a, b) >= 0 ? a : b)) : undefined;
+    const [, , actionFailures] = await Promise.all([refreshAndCheck(events, persisted, upto), broadcast(events), runActions(done)]);
     for (const [entryId, reason] of actionFailures) failed.set(entryId, reason);
 
     for (const item of done) {
@@ -155,13 +156,13 @@ export function createDispatcher(deps: DispatcherDeps) {
    * section the batch's events name. A burst of events costs one rebuild per section, not one
    * per event (and the collector coalesces further).
    */
-  async function refreshAndCheck(events: AgentEvent[], persisted: PersistResult): Promise<void> {
+  async function refreshAndCheck(events: AgentEvent[], persisted: PersistResult, eventsUpto?: string): Promise<void> {
     await applyLiveState(deps.redis, deps.keys, events, deps.heartbeatTtlS);
     const warnings = await checkThresholds(deps.prisma, deps.redis, deps.keys, persisted.touchedQueues);
     await appendEvents(deps.redis, deps.keys, warnings);
     const sections = new Set<SectionName>();
     for (const event of events) for (const section of EVENT_DISPATCH_CONFIG[event.name].sections) sections.add(section);
-    if (sections.size > 0) await requestRefresh(deps.redis, deps.keys, [...sections], `events:${events.length}`);
+    if (sections.size > 0) await requestRefresh(deps.redis, deps.keys, [...sections], `events:${events.length}`, { eventsUpto });
   }
 
   /** Websocket branch: one message per event to its rooms, for the gateways. */

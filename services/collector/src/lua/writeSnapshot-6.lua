@@ -21,7 +21,8 @@
     ARGV[4] build_ms
     ARGV[5] section order, comma separated (every section of the snapshot)
     ARGV[6] version channel
-    ARGV[7] JSON array of the refresh request ids answered
+    ARGV[7] announcement fields about the requests answered, a JSON fragment:
+            `"requests":[ids…]` and optionally `,"events_upto":"<stream id>"`
     ARGV[8] number of built sections N, then N pairs: name, JSON
     then    number of failed sections M, then M triples: name, message JSON string, empty-value JSON
 
@@ -92,6 +93,6 @@ redis.call('SET', KEYS[6], body)
 -- complete: every section is current (none is carried over from an earlier build).
 local complete = (#errorParts == 0) and 'true' or 'false'
 redis.call('PUBLISH', ARGV[6], '{"version":' .. version .. ',"sections":[' .. table.concat(changed, ',') ..
-  '],"requests":' .. ARGV[7] .. ',"generated_at":"' .. ARGV[3] .. '","bytes":' .. #body ..
+  '],' .. ARGV[7] .. ',"generated_at":"' .. ARGV[3] .. '","bytes":' .. #body ..
   ',"complete":' .. complete .. '}')
 return { 'ok', version, #body }
