@@ -1,4 +1,5 @@
 import Redis, { type RedisOptions } from 'ioredis';
+import { withTimeout } from './timeout';
 
 export type { Redis } from 'ioredis';
 
@@ -65,11 +66,9 @@ export async function closeRedis(...clients: Redis[]): Promise<void> {
   await Promise.all(
     clients.map(async (client) => {
       if (client.status === 'end') return;
-      try {
-        await Promise.race([client.quit(), new Promise((resolve) => setTimeout(resolve, 500))]);
-      } catch {
-        /* already closing */
-      }
+      await withTimeout(client.quit(), 500, 'QUIT').catch(() => {
+        /* already closing, or Redis away: disconnect below */
+      });
       client.disconnect();
     }),
   );

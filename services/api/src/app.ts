@@ -1,8 +1,11 @@
 import type { RequestListener } from 'node:http';
 import express from 'express';
-import type { healthHandler, TokenVerifier } from '@agentos/runtime';
+import type { healthHandler, Logger, TokenVerifier } from '@agentos/runtime';
+import type { EventIngest } from './event-ingest';
 import { errorHandler, sendError } from './http-errors';
+import type { IngestTokens } from './ingest-tokens';
 import type { ApiMetrics } from './metrics';
+import { eventsRouter } from './routes/events';
 import { ssotHandler } from './routes/ssot';
 import type { SnapshotStore } from './snapshot-store';
 
@@ -14,6 +17,8 @@ export interface AppDeps {
   health: ReturnType<typeof healthHandler>;
   /** Unexpected errors (answered 500) go here. */
   log: (error: unknown) => void;
+  /** `POST /api/events`: who may post, and where events go. */
+  events: { tokens: IngestTokens; ingest: EventIngest; logger: Pick<Logger, 'warn' | 'error'> };
 }
 
 /**
@@ -30,6 +35,7 @@ export function createApp(deps: AppDeps): RequestListener {
       if (!handled) next();
     }, next);
   });
+  rest.use(eventsRouter({ ...deps.events, metrics: deps.metrics }));
   rest.use((_req, res) => sendError(res, 404, 'not_found', 'no such route'));
   rest.use(errorHandler(deps.log));
 

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler } from 'express';
-import { SnapshotUnavailableError, SsotError } from '@agentos/runtime';
+import { SsotError } from '@agentos/runtime';
 
 /** The one place an error code becomes an HTTP status (CONTRACT §4). */
 const STATUS_BY_CODE: Record<string, number> = {
@@ -12,6 +12,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   payload_too_large: 413,
   rate_limited: 429,
   snapshot_unavailable: 503,
+  unavailable: 503,
   timeout: 503,
 };
 
@@ -25,7 +26,9 @@ export function sendError(res: ServerResponse, status: number, code: string, mes
 /** Any thrown value as the contract's error answer; unknown errors become a 500 that leaks nothing. */
 export function sendThrown(res: ServerResponse, error: unknown, log?: (error: unknown) => void): void {
   if (error instanceof SsotError) {
-    const headers: Record<string, string> = error instanceof SnapshotUnavailableError ? { 'retry-after': String(error.retryAfterS) } : {};
+    // Errors that know when a retry can succeed (503 without a snapshot, 429) carry `retryAfterS`.
+    const retryAfterS = (error as { retryAfterS?: unknown }).retryAfterS;
+    const headers: Record<string, string> = typeof retryAfterS === 'number' ? { 'retry-after': String(retryAfterS) } : {};
     sendError(res, STATUS_BY_CODE[error.code] ?? 500, error.code, error.message, error.details, headers);
     return;
   }

@@ -3,6 +3,9 @@ import type { SnapshotSource } from './snapshot-store';
 
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;
 
+/** Why `POST /api/events` refused a request (the label of `ssot_events_refused_total`). */
+export type RefusalReason = 'unauthorized' | 'invalid' | 'too_large' | 'rate_limited';
+
 export function createApiMetrics(registry: Registry) {
   const reads = new Counter({
     name: 'ssot_reads_total',
@@ -31,5 +34,23 @@ export function createApiMetrics(registry: Registry) {
       registers: [registry],
     }),
     notModified: new Counter({ name: 'ssot_not_modified_total', help: '304 answers to If-None-Match', registers: [registry] }),
+    eventsAccepted: new Counter({
+      name: 'ssot_events_accepted_total',
+      help: 'Events newly put on the event stream by POST /api/events, by event name',
+      labelNames: ['name'] as const,
+      registers: [registry],
+    }),
+    eventsDuplicates: new Counter({
+      name: 'ssot_events_duplicates_total',
+      help: 'Events posted again with an id already accepted (no effect)',
+      registers: [registry],
+    }),
+    eventsRefused: new Counter({
+      // Requests, not events: a refused body is often never read, so its events are not known.
+      name: 'ssot_events_refused_total',
+      help: 'POST /api/events requests refused, by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
   };
 }

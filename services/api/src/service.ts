@@ -1,8 +1,11 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createServiceContext, createTokenVerifier, healthHandler, type Logger, VersionWatcher } from '@agentos/runtime';
 import type { Registry } from 'prom-client';
 import { createApp } from './app';
 import type { ApiConfig } from './config';
+import { EventIngest } from './event-ingest';
+import { IngestTokens } from './ingest-tokens';
 import { createApiMetrics } from './metrics';
 import { SnapshotStore } from './snapshot-store';
 
@@ -61,7 +64,22 @@ export async function startApiService(
       },
     },
   });
-  const app = createApp({ store, verifier, metrics, health, log: (err) => logger.error({ err }, 'unhandled error') });
+  const tokens = new IngestTokens(config.INGEST_TOKENS);
+  if (tokens.size === 0) logger.warn('INGEST_TOKENS is empty: every POST /api/events is refused with 401 until ingest tokens are configured');
+  const ingest = new EventIngest({
+    redis,
+    keys,
+    streamMaxLen: config.EVENT_STREAM_MAXLEN,
+    ratePerSecond: config.INGEST_RATE_LIMIT,
+  });
+  const app = createApp({
+    store,
+    verifier,
+    metrics,
+    health,
+    log: (err) => logger.error({ err }, 'unhandled error'),
+    events: { tokens, ingest, logger },
+  });
   ctx.heartbeat(redis);
 
   let server: Server | undefined;
@@ -72,7 +90,8 @@ export async function startApiService(
       server!.once('error', reject);
       server!.listen(config.PORT, () => resolve());
     });
-    logger.info({ port: config.PORT }, 'api listening');
+    // With PORT=0 the system picks the port: log (and let callers read) the real one.
+    logger.info({ port: (server.address() as AddressInfo).port }, 'api listening');
   }
 
   return {

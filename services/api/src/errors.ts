@@ -1,0 +1,38 @@
+import { SsotError } from '@agentos/runtime';
+
+/**
+ * The api's own error kinds, beside the shared ones in `@agentos/runtime`. Each has a stable
+ * `code` that http-errors.ts maps to a status; `retryAfterS`, when present, becomes `Retry-After`.
+ */
+
+/** A body over `MAX_INGEST_BYTES`, or a batch over `MAX_EVENTS_PER_BATCH` events. */
+export class PayloadTooLargeError extends SsotError {
+  readonly code = 'payload_too_large';
+}
+
+/** The ingest token posted more events this second than `INGEST_RATE_LIMIT` allows. */
+export class RateLimitedError extends SsotError {
+  readonly code = 'rate_limited';
+  constructor(
+    message: string,
+    readonly retryAfterS: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Redis could not be reached to admit or store events; nothing is lost by retrying (ids dedupe).
+ * The Redis error is kept as `cause` for the log, never sent to the client.
+ */
+export class EventStoreUnavailableError extends SsotError {
+  readonly code = 'unavailable';
+  constructor(
+    message: string,
+    readonly retryAfterS: number,
+    cause?: unknown,
+  ) {
+    super(message);
+    this.cause = cause;
+  }
+}

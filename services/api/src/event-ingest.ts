@@ -1,0 +1,99 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type AgentEvent, EVENT_ID_TTL_S, type IngestResult, type RedisKeys } from '@agentos/contracts';
+import { EVENT_STREAM_MAXLEN, type Redis, withTimeout } from '@agentos/runtime';
+import { EventStoreUnavailableError, RateLimitedError } from './errors';
+
+const ENQUEUE_EVENTS = readFileSync(join(__dirname, 'lua', 'enqueueEvents-1.lua'), 'utf8');
+const RATE_LIMIT = readFileSync(join(__dirname, 'lua', 'rateLimit-1.lua'), 'utf8');
+
+type IngestRedis = Redis & {
+  enqueueEvents(stream: string, ...args: (string | number)[]): Promise<number[]>;
+  rateLimit(key: string, cost: number, limit: number, windowMs: number): Promise<[number, number, number?]>;
+};
+
+export interface EventIngestOptions {
+  /** Command connection. */
+  redis: Redis;
+  keys: RedisKeys;
+  /** Entries kept on the event stream (`EVENT_STREAM_MAXLEN`). @default 1000000 */
+  streamMaxLen?: number;
+  /** Events per second per ingest token, across replicas (`INGEST_RATE_LIMIT`). @default 20000 */
+  ratePerSecond?: number;
+  /**
+   * Longest wait for Redis before answering 503. Giving up is safe: a retry of the same ids is
+   * deduplicated whether or not the abandoned call went through. @default 5000
+   */
+  timeoutMs?: number;
+}
+
+/** What one stored batch did: the answer, and the events that were new (for metrics). */
+export interface IngestOutcome {
+  result: IngestResult;
+  enqueued: AgentEvent[];
+}
+
+const WINDOW_MS = 1000;
+
+/**
+ * The Redis side of event ingest: the per-token rate limit and the idempotent enqueue, each one
+ * Lua script (files beside this one), so they hold across every api replica.
+ */
+export class EventIngest {
+  private readonly redis: IngestRedis;
+  private readonly seenPrefix: string;
+  private readonly streamMaxLen: number;
+  private readonly ratePerSecond: number;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: EventIngestOptions) {
+    this.redis = options.redis as IngestRedis;
+    if (typeof this.redis.enqueueEvents !== 'function') {
+      options.redis.defineCommand('enqueueEvents', { numberOfKeys: 1, lua: ENQUEUE_EVENTS });
+      options.redis.defineCommand('rateLimit', { numberOfKeys: 1, lua: RATE_LIMIT });
+    }
+    // The script builds marker keys as prefix .. id; make sure that is what `eventSeen` spells.
+    this.seenPrefix = options.keys.eventSeen('');
+    if (options.keys.eventSeen('x') !== `${this.seenPrefix}x`) throw new Error('eventSeen(id) is not prefix + id; enqueueEvents-1.lua needs it to be');
+    this.streamMaxLen = options.streamMaxLen ?? EVENT_STREAM_MAXLEN;
+    this.ratePerSecond = options.ratePerSecond ?? 20_000;
+    this.timeoutMs = options.timeoutMs ?? 5000;
+  }
+
+  /** Counts `events` against the token's window of one second; RateLimitedError when it has no room. */
+  async admit(tokenId: string, events: number): Promise<void> {
+    const [admitted] = await this.call(
+      this.redis.rateLimit(this.options.keys.rateLimit(tokenId), events, this.ratePerSecond, WINDOW_MS),
+      'rate limit',
+    );
+    if (admitted !== 1) {
+      throw new RateLimitedError(`rate limit of ${this.ratePerSecond} events per second reached for this ingest token; retry after 1 s`, 1);
+    }
+  }
+
+  /** Puts every event not seen before on the event stream, in order; duplicates have no effect. */
+  async enqueue(events: readonly AgentEvent[]): Promise<IngestOutcome> {
+    const args: string[] = [];
+    for (const event of events) {
+      // Exactly these four fields, in this order: the dispatcher reads this JSON.
+      args.push(event.id, JSON.stringify({ id: event.id, name: event.name, payload: event.payload, occurred_at: event.occurred_at }));
+    }
+    const flags = await this.call(
+      this.redis.enqueueEvents(this.options.keys.events, this.seenPrefix, EVENT_ID_TTL_S, this.streamMaxLen, ...args),
+      'enqueue',
+    );
+    const enqueued = events.filter((_, i) => flags[i] === 1);
+    return {
+      result: { accepted: enqueued.length, duplicates: events.length - enqueued.length, ids: events.map((e) => e.id) },
+      enqueued,
+    };
+  }
+
+  private async call<T>(command: Promise<T>, what: string): Promise<T> {
+    try {
+      return await withTimeout(command, this.timeoutMs, `event ${what}`);
+    } catch (error) {
+      throw new EventStoreUnavailableError(`event store unavailable (${what}); retry shortly`, 1, error);
+    }
+  }
+}

@@ -1,0 +1,77 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { MAX_INGEST_BYTES } from '@agentos/contracts';
+import { type Logger, SsotError, ValidationError } from '@agentos/runtime';
+import express, { Router } from 'express';
+import { EventStoreUnavailableError, PayloadTooLargeError } from '../errors';
+import type { EventIngest } from '../event-ingest';
+import { validateEvents } from '../event-validation';
+import { sendThrown } from '../http-errors';
+import type { IngestTokens } from '../ingest-tokens';
+import type { ApiMetrics, RefusalReason } from '../metrics';
+
+export interface EventsRouteDeps {
+  tokens: IngestTokens;
+  ingest: EventIngest;
+  metrics: ApiMetrics;
+  logger: Pick<Logger, 'warn' | 'error'>;
+}
+
+const REASON_BY_CODE: Record<string, RefusalReason> = {
+  unauthorized: 'unauthorized',
+  invalid_request: 'invalid',
+  payload_too_large: 'too_large',
+  rate_limited: 'rate_limited',
+};
+
+/**
+ * `POST /api/events` (CONTRACT §4–5). The checks run cheapest first, and nothing reaches Redis
+ * until the whole batch has passed them: the token (before a byte of the body is read), the body
+ * (JSON, at most `MAX_INGEST_BYTES`, at most `MAX_EVENTS_PER_BATCH` events, every event valid),
+ * the token's rate limit (counted in events, refused batches cost nothing), then one idempotent
+ * enqueue of the batch.
+ */
+export function eventsRouter(deps: EventsRouteDeps): Router {
+  // Decompresses gzip/deflate/br bodies; the limit applies to the decompressed bytes.
+  const readRaw = express.raw({ type: () => true, limit: MAX_INGEST_BYTES });
+  const router = Router();
+
+  router.post('/api/events', async (req, res) => {
+    try {
+      const tokenId = deps.tokens.authenticate(req.headers.authorization);
+      const events = validateEvents(await readJson(req, res));
+      await deps.ingest.admit(tokenId, events.length);
+      const { result, enqueued } = await deps.ingest.enqueue(events);
+      for (const event of enqueued) deps.metrics.eventsAccepted.inc({ name: event.name });
+      if (result.duplicates > 0) deps.metrics.eventsDuplicates.inc(result.duplicates);
+      res.status(202).json(result);
+    } catch (error) {
+      const reason = error instanceof SsotError ? REASON_BY_CODE[error.code] : undefined;
+      if (reason) deps.metrics.eventsRefused.inc({ reason });
+      if (error instanceof EventStoreUnavailableError) deps.logger.warn({ err: error.cause }, error.message);
+      sendThrown(res, error, (err) => deps.logger.error({ err }, 'unhandled error in POST /api/events'));
+    }
+  });
+  return router;
+
+  async function readJson(req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<unknown> {
+    const type = req.headers['content-type'];
+    if (type !== undefined && !/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) {
+      throw new ValidationError(`request body must be JSON (Content-Type: application/json), not ${type.split(';', 1)[0]}`);
+    }
+    try {
+      await new Promise<void>((resolve, reject) => readRaw(req as express.Request, res as express.Response, (err?: unknown) => (err ? reject(err) : resolve())));
+    } catch (error) {
+      const { status, type: kind } = error as { status?: number; type?: string };
+      if (status === 413 || kind === 'entity.too.large') throw new PayloadTooLargeError(`request body over ${MAX_INGEST_BYTES} bytes (1 MiB)`);
+      if (status !== undefined && status >= 400 && status < 500) throw new ValidationError(`request body could not be read: ${(error as Error).message}`);
+      throw error;
+    }
+    const raw = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
+    try {
+      // A leading BOM is legal in a UTF-8 file and fatal to JSON.parse.
+      return JSON.parse(raw.replace(/^\uFEFF/, ''));
+    } catch {
+      throw new ValidationError('request body is not valid JSON');
+    }
+  }
+}
