@@ -11,6 +11,11 @@ export const collectorEnv = z.object({
   SECTION_TIMEOUT_MS: z.coerce.number().int().positive().default(2000),
   /** Workers without a heartbeat for this long are not live. @default the dispatch table's 120 */
   HEARTBEAT_TTL_S: z.coerce.number().int().positive().default(EVENT_DISPATCH_CONFIG['worker:heartbeat'].ttl),
+  /**
+   * Most refresh requests coalesced into one build. 1 turns coalescing off (one build per
+   * request): only for measuring what coalescing saves (bench:events). @default 200
+   */
+  REFRESH_BATCH: z.coerce.number().int().positive().default(200),
   /** Connections to PostgreSQL; the sections of one build run on them in parallel. @default 10 */
   DB_POOL_MAX: z.coerce.number().int().positive().default(10),
 });

@@ -11,7 +11,7 @@ import type { CollectorMetrics } from './metrics';
  */
 export function startRefreshConsumer(
   deps: { blocking: Redis; redis: Redis; keys: RedisKeys; collector: Collector; logger: Logger; metrics: CollectorMetrics },
-  options: { consumer: string },
+  options: { consumer: string; batch?: number },
 ) {
   const handle = async (entries: StreamEntry[]): Promise<string[]> => {
     const requestIds: string[] = [];
@@ -43,6 +43,7 @@ export function startRefreshConsumer(
     blocking: deps.blocking,
     redis: deps.redis,
     logger: deps.logger,
+    batch: options.batch,
     handle,
   });
 }

@@ -46,7 +46,7 @@ export async function startCollectorService(
       serviceHeartbeatStaleS: 15,
     },
   });
-  const consumer = startRefreshConsumer({ blocking, redis, keys, collector, logger, metrics }, { consumer: ctx.instance });
+  const consumer = startRefreshConsumer({ blocking, redis, keys, collector, logger, metrics }, { consumer: ctx.instance, batch: config.REFRESH_BATCH });
   ctx.heartbeat(redis, async () => {
     const started = performance.now();
     await prisma.$queryRaw`SELECT 1`;
