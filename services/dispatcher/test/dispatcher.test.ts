@@ -5,6 +5,9 @@ import { type AgentEvent, type BroadcastMessage, redisKeys, snapshot, type Snaps
 import { createPrismaClient, createTestDatabase, seedReferenceDataset, type PrismaClient, type TestDatabase } from '@agentos/db';
 import { appendEvents, newEvent } from '@agentos/runtime';
 import Redis from 'ioredis';
+import request from 'supertest';
+import { loadApiConfig } from '../../api/src/config';
+import { startApiService, type ApiService } from '../../api/src/service';
 import { loadCollectorConfig } from '../../collector/src/config';
 import { startCollectorService, type CollectorService } from '../../collector/src/service';
 import { loadDispatcherConfig } from '../src/config';
@@ -47,6 +50,8 @@ describe('dispatcher', () => {
   const broadcasts: BroadcastMessage[] = [];
   let collector: CollectorService;
   let dispatcher: DispatcherService;
+  let api: ApiService;
+  const INGEST_TOKEN = 'dispatcher-test-ingest-token';
 
   beforeAll(async () => {
     db = await createTestDatabase('dispatcher');
@@ -60,11 +65,13 @@ describe('dispatcher', () => {
     webhook = await startWebhook();
     const env = { REDIS_URL: TEST_REDIS_URL, SSOT_NAMESPACE: namespace, DATABASE_URL: db.url, LOG_LEVEL: 'silent' };
     collector = await startCollectorService(loadCollectorConfig(env));
+    api = await startApiService(loadApiConfig({ ...env, AUTH_JWT_SECRET: 'x'.repeat(32), INGEST_TOKENS: INGEST_TOKEN }));
     dispatcher = await startDispatcherService(
       loadDispatcherConfig({ ...env, ALERT_WEBHOOK_URL: webhook.url, MAX_DELIVERIES: '3', RETRY_BASE_MS: '100', CLAIM_IDLE_MS: '300', HEARTBEAT_TTL_S: '2', SWEEP_INTERVAL_MS: '200' }),
     );
   });
   afterAll(async () => {
+    await api.stop();
     await dispatcher.stop();
     await collector.stop();
     await webhook.close();
@@ -81,10 +88,17 @@ describe('dispatcher', () => {
     return snapshot.parse(JSON.parse(body));
   }
 
-  /** Appends `event`, then waits (≤ 1 s) until the snapshot shows `visible`. Returns the time it took. */
+  /** Posts events over HTTP as a job platform would. */
+  async function post(...events: AgentEvent[]) {
+    const res = await request(api.app).post('/api/events').set('Authorization', `Bearer ${INGEST_TOKEN}`).send({ events });
+    expect(res.status).toBe(202);
+    return res.body as { accepted: number; duplicates: number; ids: string[] };
+  }
+
+  /** Posts `event`, then waits (≤ 1 s) until the snapshot shows `visible`. Returns the time it took. */
   async function dispatchAndSee(event: AgentEvent, visible: (s: Snapshot) => boolean): Promise<number> {
     const started = Date.now();
-    await appendEvents(redis, keys, [event]);
+    await post(event);
     await waitFor(async () => visible(await snap()), { timeoutMs: 1000, intervalMs: 10, message: `${event.name} in the snapshot` });
     return Date.now() - started;
   }
@@ -127,7 +141,9 @@ describe('dispatcher', () => {
     expect((await prisma.agent.findUniqueOrThrow({ where: { name: 'planner' } })).jobsProcessed).toBe(before.jobsProcessed + 1);
     expect((await waitFor(() => broadcastOf(event.id))).rooms).toEqual(['admin', `user:${userId}`]);
 
-    // The same event again (same id): no second effect.
+    // Posted again: refused as a duplicate at the door.
+    expect(await post(event)).toEqual({ accepted: 0, duplicates: 1, ids: [event.id] });
+    // Delivered again anyway (as after a crash before the acknowledgement): no second effect.
     await appendEvents(redis, keys, [event]);
     await waitFor(async () => (await dispatcher.registry.getSingleMetric('ssot_events_processed_total')!.get()).values.some((v) => v.labels.outcome === 'duplicate' && v.value >= 1));
     expect((await prisma.agent.findUniqueOrThrow({ where: { name: 'planner' } })).jobsProcessed).toBe(before.jobsProcessed + 1);
