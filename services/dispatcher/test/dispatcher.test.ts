@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type AgentEvent, type BroadcastMessage, redisKeys, snapshot, type Snapshot } from '@agentos/contracts';
@@ -11,7 +13,7 @@ import { startApiService, type ApiService } from '../../api/src/service';
 import { loadCollectorConfig } from '../../collector/src/config';
 import { startCollectorService, type CollectorService } from '../../collector/src/service';
 import { loadDispatcherConfig } from '../src/config';
-import { listDeadLetters, replayDeadLetters } from '../src/dead-letter';
+import { listDeadLetters } from '../src/dead-letter';
 import { startDispatcherService, type DispatcherService } from '../src/service';
 import { cleanupNamespace, TEST_REDIS_URL, uniqueNamespace } from '../../../test/support/redis';
 import { waitFor } from '../../../test/support/wait';
@@ -39,13 +41,27 @@ async function startWebhook() {
   };
 }
 
+/** `npm run dlq -- …` as an operator runs it (the built CLI), against this suite's namespace. */
+function dlq(...args: string[]): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(__dirname, '..', 'dist', 'cli', 'dlq.js'), ...args], {
+      env: { PATH: process.env.PATH ?? '', REDIS_URL: TEST_REDIS_URL, SSOT_NAMESPACE: namespace },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.on('exit', (code) => resolve({ code, stdout }));
+  });
+}
+
+const namespace = uniqueNamespace('dispatcher');
+
 describe('dispatcher', () => {
   let db: TestDatabase;
   let prisma: PrismaClient;
   let redis: Redis;
   let subscriber: Redis;
   let webhook: Awaited<ReturnType<typeof startWebhook>>;
-  const namespace = uniqueNamespace('dispatcher');
   const keys = redisKeys(namespace);
   const broadcasts: BroadcastMessage[] = [];
   let collector: CollectorService;
@@ -259,7 +275,12 @@ describe('dispatcher', () => {
     await waitFor(async () => (await redis.xpending(keys.events, 'dispatchers'))[0] === 0, { timeoutMs: 3000, message: 'nothing pending' });
 
     webhook.answer(200);
-    expect(await replayDeadLetters(redis, keys, [letter.id])).toEqual([letter.id]);
+    const listed = await dlq('list');
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain(`${letter.id}  worker:offline  event ${failing.id}  deliveries 3`);
+    expect(listed.stdout).toContain('alert_ops: webhook answered 500');
+    const replay = await dlq('replay', letter.id);
+    expect(replay).toEqual({ code: 0, stdout: `replayed 1 dead letter(s): ${letter.id}\n` });
     await waitFor(() => webhook.received.filter((r) => r.id === failing.id).length === 1, { timeoutMs: 3000, message: 'the replayed alert' });
     expect(await redis.xlen(keys.eventsDeadLetter)).toBe(0);
     // Its database effect happened once, on the first delivery.
