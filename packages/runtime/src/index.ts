@@ -9,6 +9,7 @@ export * from './logger';
 export * from './redis';
 export * from './shutdown';
 export * from './service-context';
+export * from './snapshot-bytes';
 export * from './snapshot-channel';
 export * from './stream-consumer';
 export * from './timeout';

@@ -1,7 +1,7 @@
 import { promisify } from 'node:util';
 import { brotliCompress, constants as zlib, gzip } from 'node:zlib';
 import { type RedisKeys, type SectionName, SECTION_NAMES } from '@agentos/contracts';
-import { type Redis, requestRefresh, SnapshotUnavailableError, type VersionWatcher } from '@agentos/runtime';
+import { markSnapshotStale, type Redis, readSnapshotVersion, requestRefresh, SnapshotUnavailableError, type VersionWatcher } from '@agentos/runtime';
 
 const gzipAsync = promisify(gzip);
 const brotliAsync = promisify(brotliCompress);
@@ -155,11 +155,12 @@ export class SnapshotStore {
   }
 
   private fallbackFrom(body: Buffer): { entry: SnapshotEntry; source: SnapshotSource } {
-    return { entry: this.remember(markStale(body), true), source: 'stale' };
+    return { entry: this.remember(markSnapshotStale(body), true), source: 'stale' };
   }
 
   private remember(body: Buffer, fallback: boolean): SnapshotEntry {
-    const version = readVersion(body);
+    const version = readSnapshotVersion(body);
+    if (version === null) throw new Error('snapshot does not start with meta.version');
     const current = this.current;
     // The same version again: keep the entry, and what was already compressed or parsed for it.
     if (current && current.version === version && current.fallback === fallback) {
@@ -171,21 +172,4 @@ export class SnapshotStore {
     if (!this.current || entry.version >= this.current.version || this.current.fallback) this.current = entry;
     return entry;
   }
-}
-
-/** The collector writes `meta` first, so its fields sit in the first bytes; no parse needed. */
-const HEAD = 256;
-
-export function readVersion(body: Buffer): number {
-  const match = /^\{"meta":\{"version":(\d+)/.exec(body.subarray(0, 64).toString('latin1'));
-  if (!match) throw new Error('snapshot does not start with meta.version');
-  return Number(match[1]);
-}
-
-/** The same bytes with `meta.stale` set to true. */
-export function markStale(body: Buffer): Buffer {
-  const head = body.subarray(0, HEAD).toString('latin1');
-  const at = head.indexOf(',"stale":false');
-  if (at < 0) return body;
-  return Buffer.concat([body.subarray(0, at), Buffer.from(',"stale":true'), body.subarray(at + ',"stale":false'.length)]);
 }

@@ -1,0 +1,49 @@
+import { AUTH_REQUIRED, authEnv, commonEnv, loadEnv, portEnv } from '@agentos/runtime';
+import { z } from 'zod';
+
+const positiveInt = z.coerce.number().int().positive();
+
+export const gatewayEnv = z.object({
+  ...commonEnv,
+  ...authEnv,
+  ...portEnv(3001),
+  /**
+   * Longest time the in-memory snapshot is handed to a connecting (or resyncing) admin without
+   * asking Redis for a newer one. Announcements keep it current; this bounds how stale it can be
+   * when one is lost. @default 1000
+   */
+  SNAPSHOT_MAX_AGE_MS: positiveInt.default(1000),
+  /**
+   * How often the gateway compares its snapshot version with the one in Redis (a 64-byte
+   * GETRANGE) while admins are connected, so a lost version announcement — pub/sub drops what is
+   * published while a subscriber reconnects — delays an update by at most this. @default 5000
+   */
+  VERSION_CHECK_MS: positiveInt.default(5000),
+  /**
+   * Packets waiting in one socket's engine buffer (its transport still busy with earlier ones) at
+   * which snapshot updates to it are coalesced: it gets no more `ssot:update` until it drains,
+   * then one `initial_data` of the latest version. @default 16
+   */
+  SOCKET_COALESCE_PACKETS: positiveInt.default(16),
+  /**
+   * Packets waiting in one socket's engine buffer at which the socket is disconnected as a slow
+   * consumer (its client reconnects and starts again from `initial_data`). Bounds the memory a
+   * client that stops reading can hold: this many messages, plus what the kernel buffers.
+   * @default 1000
+   */
+  SOCKET_MAX_PACKETS: positiveInt.default(1000),
+  /**
+   * Origins allowed by CORS for the HTTP long-polling transport, comma separated; `*` for any.
+   * WebSocket connections are not subject to CORS. Tokens travel in the handshake payload, never
+   * in cookies, so allowing any origin lends no ambient authority. @default *
+   */
+  CORS_ORIGINS: z
+    .string()
+    .default('*')
+    .transform((list) => list.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '')),
+});
+export type GatewayConfig = z.infer<typeof gatewayEnv>;
+
+export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Readonly<GatewayConfig> {
+  return loadEnv('realtime-gateway', gatewayEnv, env, [AUTH_REQUIRED]);
+}

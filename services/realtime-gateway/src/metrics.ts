@@ -1,0 +1,78 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;
+
+/** Why a handshake was refused (label of `ssot_gateway_auth_failures_total`). */
+export type AuthFailure = 'missing' | 'invalid';
+
+export function createGatewayMetrics(registry: Registry) {
+  return {
+    connections: new Gauge({
+      name: 'ssot_gateway_connections',
+      help: 'Sockets connected to this gateway now, by role',
+      labelNames: ['role'] as const,
+      registers: [registry],
+    }),
+    connectionsTotal: new Counter({
+      name: 'ssot_gateway_connections_total',
+      help: 'Sockets accepted by this gateway since start, by role',
+      labelNames: ['role'] as const,
+      registers: [registry],
+    }),
+    authFailures: new Counter({
+      name: 'ssot_gateway_auth_failures_total',
+      help: 'Handshakes refused with connect_error "unauthorized": token missing, or invalid (bad signature, expired, wrong issuer or audience, alg none, no role)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    roomJoins: new Counter({
+      name: 'ssot_gateway_room_joins_total',
+      help: 'Rooms joined, at connect or by subscribe, by kind (admin, alerts, monitoring, user)',
+      labelNames: ['room'] as const,
+      registers: [registry],
+    }),
+    subscribeRefused: new Counter({
+      name: 'ssot_gateway_subscribe_refused_total',
+      help: 'subscribe requests refused in the ack, by error (forbidden, unknown room)',
+      labelNames: ['error'] as const,
+      registers: [registry],
+    }),
+    emitted: new Counter({
+      name: 'ssot_gateway_messages_emitted_total',
+      help: 'Messages emitted, by type. A room broadcast counts once whatever its recipients; initial_data and ssot:update are written per socket and count once per socket',
+      labelNames: ['type'] as const,
+      registers: [registry],
+    }),
+    coalesced: new Counter({
+      name: 'ssot_gateway_updates_coalesced_total',
+      help: 'Snapshot updates not sent to a socket whose buffer was full; it gets one initial_data of the latest version when it drains',
+      registers: [registry],
+    }),
+    slowConsumers: new Counter({
+      name: 'ssot_gateway_slow_consumer_disconnects_total',
+      help: 'Sockets disconnected because their buffered output reached SOCKET_MAX_PACKETS',
+      registers: [registry],
+    }),
+    malformedBroadcasts: new Counter({
+      name: 'ssot_gateway_broadcasts_malformed_total',
+      help: 'Messages on the broadcast channel that were not a valid BroadcastMessage (dropped)',
+      registers: [registry],
+    }),
+    snapshotVersion: new Gauge({
+      name: 'ssot_gateway_snapshot_version',
+      help: 'Snapshot version this gateway holds and serves to its admins (0 before the first)',
+      registers: [registry],
+    }),
+    patchSeconds: new Histogram({
+      name: 'ssot_gateway_patch_duration_seconds',
+      help: 'Time to parse a new snapshot version and compute its JSON Patch (once per version per gateway)',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers: [registry],
+    }),
+    redisRecoveries: new Counter({
+      name: 'ssot_gateway_redis_recoveries_total',
+      help: 'Times Redis came back after an outage and every local admin was sent initial_data again',
+      registers: [registry],
+    }),
+  };
+}

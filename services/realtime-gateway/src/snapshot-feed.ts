@@ -1,0 +1,295 @@
+import type { RedisKeys } from '@agentos/contracts';
+import { type Logger, markSnapshotStale, type Redis, readSnapshotVersion, withTimeout } from '@agentos/runtime';
+import { compare } from 'fast-json-patch';
+import type { Socket } from 'socket.io';
+import type { GatewayMetrics } from './metrics';
+import { bufferedPackets, writeEvent } from './socket-output';
+
+/** One snapshot version as this gateway holds it. */
+interface SnapshotVersion {
+  version: number;
+  /** The JSON as stored in Redis (`meta.stale` set when it is the last good copy). */
+  body: string;
+  /** Parsed once per version, the first time a patch needs it; never per socket. */
+  parsed?: object;
+  /** When Redis last confirmed that no newer version exists. */
+  confirmedAt: number;
+}
+
+/** What the feed knows about one local admin socket. */
+interface AdminSocket {
+  socket: Socket;
+  /** Version of the last snapshot message written to it; 0 before the first. */
+  sentVersion: number;
+  /** Updates were skipped while its buffer was full: it gets `initial_data` when it drains. */
+  pending: boolean;
+}
+
+export interface SnapshotFeedOptions {
+  redis: Redis;
+  keys: RedisKeys;
+  logger: Logger;
+  metrics: GatewayMetrics;
+  /** How long the held snapshot is served to a connecting admin without asking Redis. */
+  maxAgeMs: number;
+  /** Buffered packets at which a socket's updates are coalesced. */
+  coalesceAt: number;
+  /** Longest wait for one Redis read. @default 2000 */
+  readTimeoutMs?: number;
+}
+
+/**
+ * The snapshot messages of CONTRACT §6 for this gateway's admin sockets: `initial_data` on
+ * connect and on `resync`, `ssot:update` with the JSON Patch from the version each socket has to
+ * the new one.
+ *
+ * Every gateway receives every version announcement itself, so each computes the patch once per
+ * version for its own sockets and writes it to them directly; nothing goes through the adapter
+ * (which would hand each socket one copy per gateway). A socket only ever gets a patch whose
+ * `base_version` is the version it was last sent; any other socket — behind, never synced, or
+ * coalesced under backpressure — gets the whole snapshot instead.
+ *
+ * Loads, patches and writes run one at a time (a queue), so a socket sees its snapshot messages
+ * in version order.
+ */
+export class SnapshotFeed {
+  private current: SnapshotVersion | null = null;
+  private readonly admins = new Map<string, AdminSocket>();
+  private tail: Promise<unknown> = Promise.resolve();
+  private loadQueued = false;
+  private readonly readTimeoutMs: number;
+
+  constructor(private readonly options: SnapshotFeedOptions) {
+    this.readTimeoutMs = options.readTimeoutMs ?? 2000;
+  }
+
+  /** Version held (0 before the first). */
+  get version(): number {
+    return this.current?.version ?? 0;
+  }
+
+  get adminCount(): number {
+    return this.admins.size;
+  }
+
+  /**
+   * Starts feeding an admin socket: `initial_data` now, updates after. Resolves with the version
+   * sent (0 when no snapshot exists yet; it gets the first one built).
+   */
+  addAdmin(socket: Socket): Promise<number> {
+    const state: AdminSocket = { socket, sentVersion: 0, pending: false };
+    // 'drain' fires each time the engine hands its buffer to the transport.
+    socket.conn.on('drain', () => {
+      if (state.pending && bufferedPackets(socket) < this.options.coalesceAt) void this.run(async () => this.catchUp(state)).catch(() => {});
+    });
+    return this.run(async () => {
+      // Registered only after the load: a version it brings in is this socket's initial_data,
+      // not also an update to it.
+      await this.refreshIfOld();
+      if (!socket.connected) return 0;
+      this.admins.set(socket.id, state);
+      this.sendInitial(state);
+      return state.sentVersion;
+    });
+  }
+
+  removeAdmin(socket: Socket): void {
+    this.admins.delete(socket.id);
+  }
+
+  /** `resync` from a client: the latest snapshot again. Resolves with its version (0: none). */
+  resync(socket: Socket): Promise<number> {
+    return this.run(async () => {
+      const state = this.admins.get(socket.id);
+      if (!state) return 0;
+      await this.refreshIfOld();
+      this.sendInitial(state);
+      return this.version;
+    });
+  }
+
+  /** A version was announced on the version channel. */
+  announced(version: number): void {
+    const current = this.current;
+    if (current && version === current.version) {
+      current.confirmedAt = Date.now();
+      return;
+    }
+    if (this.admins.size === 0) {
+      // Nobody to update: do not load or diff; a connecting admin will ask Redis.
+      if (current) current.confirmedAt = 0;
+      return;
+    }
+    // One load answers every announcement that arrives before it starts.
+    if (this.loadQueued) return;
+    this.loadQueued = true;
+    void this.run(async () => {
+      this.loadQueued = false;
+      await this.loadAndApply();
+    }).catch((error: unknown) => this.options.logger.warn({ err: error, version }, 'could not load an announced snapshot version'));
+  }
+
+  /**
+   * Compares the held version with the one in Redis (first 64 bytes only) and catches up: a lost
+   * announcement costs at most one check period.
+   */
+  check(): Promise<void> {
+    if (this.admins.size === 0 || this.loadQueued) return Promise.resolve();
+    return this.run(async () => {
+      const { redis, keys } = this.options;
+      const head = await withTimeout(redis.getrange(keys.snapshot, 0, 63), this.readTimeoutMs, 'GETRANGE snapshot');
+      const version = readSnapshotVersion(head);
+      if (version === null) return;
+      if (this.current && version === this.current.version) {
+        this.current.confirmedAt = Date.now();
+        return;
+      }
+      await this.loadAndApply();
+    });
+  }
+
+  /**
+   * After a Redis outage: announcements and broadcasts published meanwhile are lost, so every
+   * admin gets the latest snapshot whole. Rejects when Redis cannot be read (the caller retries).
+   */
+  resyncAll(): Promise<void> {
+    return this.run(async () => {
+      const entry = await this.load();
+      // Redis came back empty: keep serving what we hold; the first version built replaces it.
+      if (!entry) return;
+      const current = this.current;
+      if (current && entry.version === current.version) current.confirmedAt = entry.confirmedAt;
+      else this.hold(entry);
+      for (const state of this.admins.values()) this.sendInitial(state);
+    });
+  }
+
+  close(): void {
+    this.admins.clear();
+  }
+
+  private run<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(task);
+    this.tail = result.catch(() => {});
+    return result;
+  }
+
+  private async refreshIfOld(): Promise<void> {
+    if (this.current && Date.now() - this.current.confirmedAt < this.options.maxAgeMs) return;
+    try {
+      await this.loadAndApply();
+    } catch (error) {
+      // Redis away: what we hold is better than nothing.
+      this.options.logger.warn({ err: error }, 'could not read the snapshot; serving the one held');
+    }
+  }
+
+  private async loadAndApply(): Promise<void> {
+    const entry = await this.load();
+    if (!entry) return;
+    const current = this.current;
+    if (!current) return this.advance(entry);
+    if (entry.version === current.version) {
+      current.confirmedAt = entry.confirmedAt;
+    } else if (entry.version > current.version) {
+      this.advance(entry);
+    } else {
+      // The snapshot key always holds the newest version (the collector's script writes it with
+      // the INCR), so an older one means Redis lost its data — restarted without persistence, or
+      // flushed — and versions started again. Patches across that would be wrong: start over.
+      this.options.logger.warn({ held: current.version, stored: entry.version }, 'snapshot version went back: Redis lost its data; sending every admin the snapshot again');
+      this.hold(entry);
+      for (const state of this.admins.values()) {
+        state.sentVersion = 0;
+        this.sendInitial(state);
+      }
+    }
+  }
+
+  /** The snapshot key, or on a miss the last good copy marked stale; null when neither exists. */
+  private async load(): Promise<SnapshotVersion | null> {
+    const { redis, keys, logger } = this.options;
+    let body = await withTimeout(redis.get(keys.snapshot), this.readTimeoutMs, 'GET snapshot');
+    let stale = false;
+    if (body === null) {
+      body = await withTimeout(redis.get(keys.lastGood), this.readTimeoutMs, 'GET last good snapshot');
+      stale = true;
+    }
+    if (body === null) return null;
+    const version = readSnapshotVersion(body);
+    if (version === null) {
+      logger.warn({ head: body.slice(0, 64) }, 'stored snapshot does not start with meta.version; ignored');
+      return null;
+    }
+    return { version, body: stale ? markSnapshotStale(body) : body, confirmedAt: Date.now() };
+  }
+
+  private hold(entry: SnapshotVersion): void {
+    this.current = entry;
+    this.options.metrics.snapshotVersion.set(entry.version);
+  }
+
+  /** A newer version: a patch to every socket at the version held before, the whole snapshot to the others. */
+  private advance(next: SnapshotVersion): void {
+    const base = this.current;
+    this.hold(next);
+    let encoded: string | undefined;
+    for (const state of this.admins.values()) {
+      if (!base || state.pending || state.sentVersion !== base.version) {
+        this.sendInitial(state);
+        continue;
+      }
+      if (bufferedPackets(state.socket) >= this.options.coalesceAt) {
+        this.coalesce(state);
+        continue;
+      }
+      encoded ??= this.encodeUpdate(base, next);
+      writeEvent(state.socket, 'ssot:update', encoded);
+      state.sentVersion = next.version;
+      this.options.metrics.emitted.inc({ type: 'ssot:update' });
+    }
+  }
+
+  /** The `ssot:update` message from `base` to `next`, computed and encoded once for every socket. */
+  private encodeUpdate(base: SnapshotVersion, next: SnapshotVersion): string {
+    const end = this.options.metrics.patchSeconds.startTimer();
+    const patch = compare(parsed(base), parsed(next));
+    end();
+    // The base's parsed copy is no longer needed: only the newest one is diffed against.
+    base.parsed = undefined;
+    return JSON.stringify({
+      type: 'ssot:update',
+      data: { version: next.version, base_version: base.version, patch },
+      timestamp: new Date().toISOString(),
+    });
+  }
+
+  private sendInitial(state: AdminSocket): void {
+    const current = this.current;
+    if (!current || !state.socket.connected) return;
+    if (bufferedPackets(state.socket) >= this.options.coalesceAt) {
+      this.coalesce(state);
+      return;
+    }
+    // The stored bytes go out as they are: no parse, no stringify per socket.
+    writeEvent(state.socket, 'initial_data', `{"type":"initial_data","data":${current.body},"timestamp":"${new Date().toISOString()}"}`);
+    state.sentVersion = current.version;
+    state.pending = false;
+    this.options.metrics.emitted.inc({ type: 'initial_data' });
+  }
+
+  /** At most one pending update per socket: the flag, not a queue of patches. */
+  private coalesce(state: AdminSocket): void {
+    state.pending = true;
+    this.options.metrics.coalesced.inc();
+  }
+
+  private catchUp(state: AdminSocket): void {
+    if (state.pending && this.admins.get(state.socket.id) === state) this.sendInitial(state);
+  }
+}
+
+function parsed(entry: SnapshotVersion): object {
+  entry.parsed ??= JSON.parse(entry.body) as object;
+  return entry.parsed;
+}
