@@ -58,3 +58,10 @@ export function createPrismaClient(databaseUrl: string, options: CreatePrismaCli
   );
   return new PrismaClient({ adapter });
 }
+
+/** One `SELECT 1` round trip, ms: readiness checks and the services' heartbeats report it. */
+export async function databaseRoundTripMs(prisma: PrismaClient): Promise<number> {
+  const started = performance.now();
+  await prisma.$queryRaw`SELECT 1`;
+  return Math.round((performance.now() - started) * 100) / 100;
+}

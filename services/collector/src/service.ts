@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { createPrismaClient } from '@agentos/db';
+import { createPrismaClient, databaseRoundTripMs } from '@agentos/db';
 import { createServiceContext, type Logger, startHealthServer } from '@agentos/runtime';
 import type { Registry } from 'prom-client';
 import { createCollector } from './collector';
@@ -47,11 +47,7 @@ export async function startCollectorService(
     },
   });
   const consumer = startRefreshConsumer({ blocking, redis, keys, collector, logger, metrics }, { consumer: ctx.instance, batch: config.REFRESH_BATCH });
-  ctx.heartbeat(redis, async () => {
-    const started = performance.now();
-    await prisma.$queryRaw`SELECT 1`;
-    return { database_ms: Math.round((performance.now() - started) * 100) / 100 };
-  });
+  ctx.heartbeat(redis, async () => ({ database_ms: await databaseRoundTripMs(prisma) }));
 
   let server: Server | undefined;
   if (options.listen) {

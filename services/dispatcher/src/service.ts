@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { DISPATCHER_GROUP } from '@agentos/contracts';
-import { createPrismaClient } from '@agentos/db';
+import { createPrismaClient, databaseRoundTripMs } from '@agentos/db';
 import { createServiceContext, type Logger, startHealthServer, startStreamConsumer } from '@agentos/runtime';
 import type { Registry } from 'prom-client';
 import type { DispatcherConfig } from './config';
@@ -63,11 +63,7 @@ export async function startDispatcherService(
     heartbeatTtlS: config.HEARTBEAT_TTL_S,
     intervalMs: config.SWEEP_INTERVAL_MS,
   });
-  ctx.heartbeat(redis, async () => {
-    const started = performance.now();
-    await prisma.$queryRaw`SELECT 1`;
-    return { database_ms: Math.round((performance.now() - started) * 100) / 100 };
-  });
+  ctx.heartbeat(redis, async () => ({ database_ms: await databaseRoundTripMs(prisma) }));
 
   let server: Server | undefined;
   if (options.listen) {
