@@ -264,7 +264,7 @@ describe('dispatcher', () => {
     await appendEvents(redis, keys, [failing, behind]);
 
     // The event behind it is not held back.
-    await waitFor(() => prisma.job.findUnique({ where: { id: behind.payload.job_id } }), { timeoutMs: 2000, message: 'the event behind' });
+    await waitFor(() => prisma.job.findUnique({ where: { id: behind.payload.job_id } }), { timeoutMs: 5000, message: 'the event behind' });
     const letter = await waitFor(async () => (await listDeadLetters(redis, keys)).find((l) => l.event.includes(failing.id)), {
       timeoutMs: 10_000,
       message: 'the dead letter',

@@ -1,0 +1,75 @@
+// CPU time per process over a stretch of a benchmark, from /proc (Linux): which of the services,
+// PostgreSQL, Redis, the load generator itself — or something else on the machine — used the
+// cores. On a 2-core machine this is what says where a ceiling comes from. Elsewhere: null.
+import { readdirSync, readFileSync } from 'node:fs';
+
+const TICKS_PER_S = 100; // USER_HZ; 100 on every Linux this runs on
+
+function readProcesses() {
+  const out = new Map();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // comm is in parentheses and may hold spaces; the fields after it are space separated.
+      const close = stat.lastIndexOf(')');
+      const comm = stat.slice(stat.indexOf('(') + 1, close);
+      const fields = stat.slice(close + 2).split(' ');
+      // utime and stime are fields 14 and 15 of stat(5), i.e. 11 and 12 after comm and state.
+      out.set(Number(name), { comm, ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return out;
+}
+
+function readMachine() {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+  // user nice system idle iowait irq softirq steal …
+  const [, ...values] = line.trim().split(/\s+/).map(Number);
+  const idle = values[3] + (values[4] ?? 0);
+  return { busy: values.slice(0, 8).reduce((a, b) => a + b, 0) - idle, iowait: values[4] ?? 0, steal: values[7] ?? 0 };
+}
+
+/**
+ * @param {() => Promise<Record<number, string>>} labels pid → label of the processes to name
+ *   (asked at `stop`, so processes started in between are named too) — the services, and the
+ *   PostgreSQL backends serving each; other `postgres` and `redis-server` processes are grouped
+ *   by name, this process is `bench`, everything else `other`.
+ */
+export function cpuSampler(labels) {
+  let start;
+  return {
+    start() {
+      try {
+        start = { t: performance.now(), machine: readMachine(), processes: readProcesses() };
+      } catch {
+        start = null;
+      }
+    },
+    async stop() {
+      if (!start) return null;
+      const seconds = (performance.now() - start.t) / 1000;
+      const machine = readMachine();
+      const processes = readProcesses();
+      const names = await labels();
+      const cores = {};
+      for (const [pid, { comm, ticks }] of processes) {
+        const used = ticks - (start.processes.get(pid)?.ticks ?? 0);
+        if (used <= 0) continue;
+        const label = names[pid] ?? (pid === process.pid ? 'bench' : comm === 'postgres' || comm === 'redis-server' ? comm : 'other');
+        cores[label] = (cores[label] ?? 0) + used;
+      }
+      const perSecond = (ticks) => Math.round((ticks / TICKS_PER_S / seconds) * 100) / 100;
+      return {
+        seconds: Math.round(seconds * 10) / 10,
+        machine_busy_cores: perSecond(machine.busy - start.machine.busy),
+        // Waiting for disk (not in busy), and taken by the hypervisor (in busy): noise we do not cause.
+        iowait_cores: perSecond(machine.iowait - start.machine.iowait),
+        steal_cores: perSecond(machine.steal - start.machine.steal),
+        cores: Object.fromEntries(Object.entries(cores).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, perSecond(v)])),
+      };
+    },
+  };
+}
