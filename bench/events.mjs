@@ -545,6 +545,7 @@ async function steadyPhase(mode) {
     let noEntry = 0;
     let noVersion = 0;
     let overclaimed = 0;
+    let startedAfterBuild = 0;
     for (const [id, { t, measured }] of sent) {
       const entry = entries.get(id);
       if (!entry) {
@@ -556,6 +557,10 @@ async function steadyPhase(mode) {
       // A version received before the event's transaction even started cannot hold its effect:
       // the announcement claimed more than it had (processed_at is the transaction's start).
       if (mark && at !== undefined && at > mark.t + 1) overclaimed += 1;
+      // Weaker: its transaction began after the covering build did — its commit came after the
+      // build's start, so the build most likely read the data without it. Never with one
+      // dispatcher (the refresh is requested only after the commit).
+      if (mark && at !== undefined && at > mark.generatedAt + 1) startedAfterBuild += 1;
       if (!mark) noVersion += 1;
       if (!measured) continue;
       latency.push(mark ? mark.t - t : Infinity);
@@ -597,6 +602,7 @@ async function steadyPhase(mode) {
       events_without_version: noVersion,
       persisted: processedAt.size,
       events_upto_overclaimed: overclaimed,
+      events_upto_tx_after_build_start: startedAfterBuild,
       caught_up: tProcessed !== null,
       catch_up_s: caughtUpS,
       collector_idle_at_end: quiet === true,
@@ -606,7 +612,7 @@ async function steadyPhase(mode) {
       cpu,
       ...stack.times,
     };
-    log(phase, { latency_ms: result.latency_ms, stages_ms: result.stages_ms, post_ms: result.post_ms, events_without_version: noVersion, overclaimed, caught_up: result.caught_up, catch_up_s: caughtUpS, builds: result.collector.builds, cpu: cpu?.cores });
+    log(phase, { latency_ms: result.latency_ms, stages_ms: result.stages_ms, post_ms: result.post_ms, events_without_version: noVersion, overclaimed, startedAfterBuild, caught_up: result.caught_up, catch_up_s: caughtUpS, builds: result.collector.builds, cpu: cpu?.cores });
     return result;
   } finally {
     watch.close();
