@@ -182,7 +182,7 @@ async function waitProcessed(stack, ids, deadlineMs) {
   }, deadlineMs);
 }
 
-/** Both groups drained (the dispatchers', then the collector's) twice in a row, 100 ms apart. */
+/** Both groups (the dispatchers', the collector's) with nothing pending or unread for 100 ms. */
 async function waitQuiet(stack, deadlineMs) {
   let quietSince = null;
   return until(async () => {

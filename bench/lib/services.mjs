@@ -122,13 +122,6 @@ export async function stopAll(graceMs = 12_000) {
   }));
 }
 
-/** Sums a Prometheus counter (or a histogram's `_count`) over all its label sets. */
-export async function scrapeSum(url, metric) {
-  let sum = 0;
-  for (const value of (await scrapeSeries(url, metric)).values()) sum += value;
-  return sum;
-}
-
 /** Every series of a Prometheus metric: label set (as printed, `{…}` or '') → value. */
 export async function scrapeSeries(url, metric) {
   const text = await (await fetch(url)).text();
