@@ -46,6 +46,10 @@ export function startHealthChecks(options: { redis: Redis; keys: RedisKeys; logg
   }, options.intervalMs);
   return {
     check,
+    /** No more checks; the lease is left to lapse (as a crash would leave it). */
+    halt() {
+      clearInterval(timer);
+    },
     async stop() {
       clearInterval(timer);
       await lease.release().catch(() => {});

@@ -47,7 +47,7 @@ export async function startWarmerService(
   const halt = async () => {
     ticks.stop();
     clearInterval(missingCheck);
-    await healthChecks.stop();
+    healthChecks.halt();
     if (server) await new Promise((resolve) => server!.close(resolve));
   };
   return {
@@ -63,6 +63,7 @@ export async function startWarmerService(
     async stop() {
       await halt();
       await warmer.releaseLease().catch(() => {});
+      await healthChecks.stop();
       await watcher.stop();
       await ctx.close();
     },
