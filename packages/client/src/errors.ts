@@ -31,3 +31,70 @@ export class PublisherClosedError extends Error {
     super('the event publisher is closed');
   }
 }
+
+/**
+ * Stable codes of a failed snapshot read: `network_error` (no answer), `timeout`, `token_error`
+ * (the token function threw), `unauthorized` (401), `forbidden` (403), `unavailable` (503: no
+ * snapshot has been built yet, `retryAfterMs` says when to ask again), `http_error` (any other
+ * status), `bad_response` (a 200 that holds no snapshot).
+ */
+export type SnapshotReadErrorCode =
+  | 'network_error'
+  | 'timeout'
+  | 'token_error'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'unavailable'
+  | 'http_error'
+  | 'bad_response';
+
+/** `GET /api/admin/ssot` did not give a snapshot: the HTTP `status` (0 when no answer came) and why. */
+export class SnapshotReadError extends Error {
+  override readonly name = 'SnapshotReadError';
+
+  constructor(
+    message: string,
+    readonly code: SnapshotReadErrorCode,
+    readonly status: number,
+    /** From `Retry-After` (503), in ms; 0 without one. */
+    readonly retryAfterMs = 0,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * Stable codes of a realtime connection problem: `unauthorized` (the gateway refused the token),
+ * `token_error` (the token function threw), `connect_failed` (no connection: refused, timed out,
+ * no transport got through), `disconnected` (an open connection ended; `reason` is socket.io's),
+ * `resync_failed` (the gateway did not answer a `resync`, or refused it).
+ */
+export type RealtimeErrorCode = 'unauthorized' | 'token_error' | 'connect_failed' | 'disconnected' | 'resync_failed';
+
+/** Why the realtime connection is not live, and at which gateway. */
+export class RealtimeError extends Error {
+  override readonly name = 'RealtimeError';
+
+  constructor(
+    message: string,
+    readonly code: RealtimeErrorCode,
+    /** The gateway URL of the attempt. */
+    readonly gateway: string,
+    /** socket.io's disconnect reason (`transport close`, `io server disconnect`, …) for `disconnected`. */
+    readonly reason?: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, options);
+  }
+}
+
+/** `connect()` or `fetchAllData()` after `close()`. */
+export class ServiceClosedError extends Error {
+  override readonly name = 'ServiceClosedError';
+  readonly code = 'service_closed';
+
+  constructor() {
+    super('the central data service is closed');
+  }
+}
