@@ -162,8 +162,10 @@ export class SnapshotStore {
     const version = readSnapshotVersion(body);
     if (version === null) throw new Error('snapshot does not start with meta.version');
     const current = this.current;
-    // The same version again: keep the entry, and what was already compressed or parsed for it.
-    if (current && current.version === version && current.fallback === fallback) {
+    // The same version again: keep the entry, and what was already compressed or parsed for it —
+    // unless the bytes differ: Redis lost its data (a restart without persistence) and versions
+    // started over, so the number now names another snapshot.
+    if (current && current.version === version && current.fallback === fallback && current.body.equals(body)) {
       current.loadedAt = Date.now();
       return current;
     }
