@@ -1,0 +1,369 @@
+// The whole system for end-to-end tests: the api, a collector and a dispatcher in this process,
+// the realtime gateways as processes of their own (so one can be SIGKILLed), a database of the
+// suite's own, and CentralDataService clients spread over the gateways. Events go in as a job
+// platform posts them: over HTTP, with the ingest token.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CentralDataService, type CentralDataServiceOptions, EventPublisher } from '@agentos/client';
+import { type EventName, type EventPayload, REFERENCE_QUEUES, redisKeys, type Snapshot } from '@agentos/contracts';
+import { createPrismaClient, createTestDatabase, seedReferenceDataset, type PrismaClient, type TestDatabase } from '@agentos/db';
+import Redis from 'ioredis';
+import { loadApiConfig } from '../../services/api/src/config';
+import { startApiService, type ApiService } from '../../services/api/src/service';
+import { loadCollectorConfig } from '../../services/collector/src/config';
+import { startCollectorService, type CollectorService } from '../../services/collector/src/service';
+import { loadDispatcherConfig } from '../../services/dispatcher/src/config';
+import { startDispatcherService, type DispatcherService } from '../../services/dispatcher/src/service';
+import { cleanupNamespace, uniqueNamespace } from '../support/redis';
+import { signToken, TEST_SECRET } from '../support/tokens';
+import { waitFor } from '../support/wait';
+
+const ROOT = join(__dirname, '..', '..');
+const GATEWAY_MAIN = join(ROOT, 'services', 'realtime-gateway', 'dist', 'index.js');
+const INGEST_TOKEN = 'e2e-ingest-token-0123456789';
+
+/** Client timings for tests: quick to notice a loss and to come back. */
+const CLIENT_TIMINGS: Partial<CentralDataServiceOptions> = {
+  reconnectMinDelayMs: 100,
+  reconnectMaxDelayMs: 2000,
+  connectTimeoutMs: 3000,
+  syncTimeoutMs: 2000,
+  pollIntervalMs: 500,
+  requestTimeoutMs: 5000,
+};
+
+/** One gateway process. */
+export interface GatewayProcess {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  alive(): boolean;
+  /** As a crash: SIGKILL, resolves once it is gone. */
+  kill(): Promise<void>;
+  /** SIGTERM, resolves with its exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Runs the built gateway (`dist/`, which `npm test` builds first) as its own process; resolves once it listens. */
+export async function spawnGateway(env: Record<string, string>): Promise<GatewayProcess> {
+  if (!existsSync(GATEWAY_MAIN)) throw new Error(`${GATEWAY_MAIN} is missing: build first (npm run build)`);
+  const child = spawn(process.execPath, [GATEWAY_MAIN], {
+    env: { PATH: process.env.PATH ?? '', AUTH_JWT_SECRET: TEST_SECRET, PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // Keep the tail only: the pipes must be read, or a chatty child blocks on a full one.
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-20_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gateway did not start: ${output}`)), 15_000);
+    const look = () => {
+      const match = /"port":(\d+)[^\n]*"msg":"realtime-gateway listening"/.exec(output);
+      if (!match) return;
+      clearTimeout(timer);
+      child.stdout!.off('data', look);
+      resolve(Number(match[1]));
+    };
+    child.stdout!.on('data', look);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`gateway exited with ${code}: ${output}`));
+    });
+  });
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    child,
+    alive,
+    async kill() {
+      if (alive()) child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      if (alive()) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** A redis-server of the test's own, on a free port, persisting nothing: a restart loses every key. */
+export async function startRedisServer() {
+  const dir = mkdtempSync(join(tmpdir(), 'ssot-e2e-redis-'));
+  const port = await freePort();
+  const url = `redis://127.0.0.1:${port}`;
+  let child: ChildProcess;
+
+  const start = async () => {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', join(dir, 'redis.log')], {
+      stdio: 'ignore',
+    });
+    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+    probe.on('error', () => {});
+    try {
+      await waitFor(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode} (log in ${dir})`);
+          if (probe.status !== 'ready') await probe.connect().catch(() => probe.disconnect());
+          return (await probe.ping()) === 'PONG';
+        },
+        { timeoutMs: 10_000, intervalMs: 50, message: `redis-server on port ${port}` },
+      );
+    } finally {
+      probe.disconnect();
+    }
+  };
+  const halt = async (signal: NodeJS.Signals) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await gone;
+  };
+
+  await start();
+  return {
+    url,
+    port,
+    /** SIGKILL (nothing is saved), then a new redis-server on the same port, empty. */
+    async crash(): Promise<void> {
+      await halt('SIGKILL');
+    },
+    start,
+    async stop(): Promise<void> {
+      await halt('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface StackOptions {
+  /** The Redis every service uses. */
+  redisUrl: string;
+  /** How many gateway processes. */
+  gateways: number;
+  /** Names the database and the namespace. */
+  name: string;
+}
+
+export type Stack = Awaited<ReturnType<typeof startStack>>;
+
+/** The system on its own namespace and database, with a first snapshot built. */
+export async function startStack(options: StackOptions) {
+  const namespace = uniqueNamespace(options.name);
+  const keys = redisKeys(namespace);
+  const db: TestDatabase = await createTestDatabase(options.name);
+  const prisma: PrismaClient = createPrismaClient(db.url);
+  const env = { REDIS_URL: options.redisUrl, SSOT_NAMESPACE: namespace, LOG_LEVEL: 'silent' };
+  const started: { stop(): Promise<unknown> }[] = [];
+  const gateways: GatewayProcess[] = [];
+  const clients: CentralDataService[] = [];
+  const publishers: EventPublisher[] = [];
+
+  const stop = async () => {
+    await Promise.all(clients.splice(0).map((client) => client.close()));
+    await Promise.all(publishers.splice(0).map((publisher) => publisher.close()));
+    await Promise.all(gateways.map((gateway) => gateway.stop()));
+    for (const service of started.reverse()) await service.stop();
+    await prisma.$disconnect();
+    await db.drop();
+    await cleanupNamespace(namespace, options.redisUrl).catch(() => {});
+  };
+
+  try {
+    await seedReferenceDataset(db.url, { jobs: 100, workers: 4, logs: 30 });
+    // Versions change only when events (or a cache miss) ask for a build: no warmer, and a
+    // snapshot that outlives the test, so "the version stopped changing" means something.
+    const collector: CollectorService = await startCollectorService(loadCollectorConfig({ ...env, DATABASE_URL: db.url, SNAPSHOT_TTL_S: '3600' }));
+    started.push(collector);
+    // Small batches: 1,000 events make many versions, each a patch to every client.
+    const dispatcher: DispatcherService = await startDispatcherService(loadDispatcherConfig({ ...env, DATABASE_URL: db.url, EVENT_BATCH: '50', RETRY_BASE_MS: '200', CLAIM_IDLE_MS: '1000' }));
+    started.push(dispatcher);
+    await collector.collector.refresh([]);
+    const api: ApiService = await startApiService(loadApiConfig({ ...env, AUTH_JWT_SECRET: TEST_SECRET, INGEST_TOKENS: INGEST_TOKEN, PORT: '0' }), { listen: true });
+    started.push(api);
+    const apiUrl = `http://127.0.0.1:${(api.server!.address() as AddressInfo).port}`;
+    gateways.push(
+      ...(await Promise.all(Array.from({ length: options.gateways }, () => spawnGateway({ ...env, LOG_LEVEL: 'info', VERSION_CHECK_MS: '1000' })))),
+    );
+    const httpToken = await signToken({ sub: 'e2e-reader', role: 'admin' });
+
+    return {
+      namespace,
+      keys,
+      prisma,
+      apiUrl,
+      gateways,
+      collector,
+      dispatcher,
+
+      /** A client whose first gateway is `gateways[first]`, the others following in order. */
+      async client(first: number, options: Partial<CentralDataServiceOptions> = {}): Promise<CentralDataService> {
+        const urls = gateways.map((_, i) => gateways[(first + i) % gateways.length]!.url);
+        const token = await signToken({ sub: `e2e-admin-${clients.length}`, role: 'admin' });
+        const client = new CentralDataService({ apiUrl, gatewayUrls: urls, token, ...CLIENT_TIMINGS, ...options });
+        clients.push(client);
+        return client;
+      },
+
+      /** Closes every client made so far. */
+      async closeClients(): Promise<void> {
+        await Promise.all(clients.splice(0).map((client) => client.close()));
+      },
+
+      publisher(): EventPublisher {
+        const publisher = new EventPublisher({ baseUrl: apiUrl, token: INGEST_TOKEN, batchSize: 50, flushIntervalMs: 5, maxRetries: 10, retryBaseMs: 100 });
+        publishers.push(publisher);
+        return publisher;
+      },
+
+      /** `GET /api/admin/ssot` as an operator reads it. */
+      async read(): Promise<{ status: number; source: string | null; version: number; body: Snapshot | null }> {
+        const res = await fetch(`${apiUrl}/api/admin/ssot`, { headers: { authorization: `Bearer ${httpToken}` } });
+        if (res.status !== 200) {
+          await res.arrayBuffer();
+          return { status: res.status, source: res.headers.get('x-ssot-source'), version: 0, body: null };
+        }
+        const body = (await res.json()) as Snapshot;
+        return { status: res.status, source: res.headers.get('x-ssot-source'), version: body.meta.version, body };
+      },
+
+      /** Events whose effect the dispatcher has persisted. */
+      processed(ids: readonly string[]): Promise<number> {
+        return prisma.processedEvent.count({ where: { id: { in: [...ids] } } });
+      },
+
+      stop,
+    };
+  } catch (error) {
+    await stop().catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * Waits until the api's snapshot stops changing and every client holds exactly it: the HTTP
+ * version read twice in a row, served current (not the last good copy), every client live at
+ * that version. Then each client's copy must deep-equal the HTTP body. Resolves with that body.
+ */
+export async function expectConverged(stack: Stack, clients: readonly CentralDataService[], timeoutMs = 30_000): Promise<Snapshot> {
+  const converged = await waitFor(
+    async () => {
+      const first = await stack.read();
+      if (first.status !== 200 || first.source === 'stale') throw new Error(`the api answers ${first.status} (${first.source})`);
+      const behind = clients.filter((c) => c.state !== 'live' || c.view.version !== first.version);
+      if (behind.length > 0) {
+        throw new Error(`api at v${first.version}; clients: ${clients.map((c) => `v${c.view.version} ${c.state}`).join(', ')}`);
+      }
+      const again = await stack.read();
+      if (again.version !== first.version) throw new Error(`the api moved on: v${first.version} → v${again.version}`);
+      return first;
+    },
+    { timeoutMs, intervalMs: 100, message: 'every client at the api snapshot version' },
+  );
+  for (const client of clients) expect(client.data).toEqual(converged.body);
+  return converged.body!;
+}
+
+/** Deterministic PRNG (mulberry32), so every run posts the same mix. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type AnyEvent = { [N in EventName]: { name: N; payload: EventPayload<N> } }[EventName];
+
+/**
+ * A random but realistic event mix over all eight event names: job lifecycles (created →
+ * processing → completed or failed) interleaved over the reference queues, plus heartbeats,
+ * workers going offline, queue threshold warnings and health checks — as in bench/lib/workload.mjs,
+ * with the rarer events added.
+ */
+export function eventMix(seed: number) {
+  const random = prng(seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const workers = Array.from({ length: 6 }, () => randomUUID());
+  const users = Array.from({ length: 10 }, () => randomUUID());
+  const inFlight: { payload: EventPayload<'job:created'>; started: boolean }[] = [];
+  const counts: Partial<Record<EventName, number>> = {};
+
+  function job(): AnyEvent {
+    if (inFlight.length < 30 || random() < 1 / 3) {
+      const payload = { job_id: randomUUID(), queue: pick(REFERENCE_QUEUES), type: pick(['render', 'summarise', 'classify']), user_id: pick(users) };
+      inFlight.push({ payload, started: false });
+      return { name: 'job:created', payload };
+    }
+    const index = Math.floor(random() * inFlight.length);
+    const entry = inFlight[index]!;
+    const worker_id = pick(workers);
+    if (!entry.started) {
+      entry.started = true;
+      return { name: 'job:processing', payload: { ...entry.payload, worker_id, progress: Math.floor(random() * 90) } };
+    }
+    inFlight[index] = inFlight[inFlight.length - 1]!;
+    inFlight.pop();
+    const duration_ms = 100 + Math.floor(random() * 5000);
+    return random() < 0.2
+      ? { name: 'job:failed', payload: { ...entry.payload, worker_id, duration_ms, error: 'agent step failed' } }
+      : { name: 'job:completed', payload: { ...entry.payload, worker_id, duration_ms, progress: 100 } };
+  }
+
+  function next(): AnyEvent {
+    const r = random();
+    let event: AnyEvent;
+    if (r < 0.05) {
+      const i = Math.floor(random() * workers.length);
+      event = { name: 'worker:heartbeat', payload: { worker_id: workers[i]!, queues: [REFERENCE_QUEUES[i % REFERENCE_QUEUES.length]!], active_jobs: Math.floor(random() * 4), concurrency: 4, hostname: `e2e-worker-${i}`, cpu: Math.round(random() * 100) } };
+    } else if (r < 0.065) {
+      event = { name: 'worker:offline', payload: { worker_id: pick(workers), reason: 'shutdown' } };
+    } else if (r < 0.08) {
+      event = { name: 'queue:threshold_warning', payload: { queue: pick(REFERENCE_QUEUES), pending: 50 + Math.floor(random() * 500), threshold: 50 } };
+    } else if (r < 0.095) {
+      event = { name: 'system:health_check', payload: { services: { api: 'up', collector: 'up', dispatcher: random() < 0.5 ? 'up' : 'degraded' }, redis_ms: random() * 3, database_ms: random() * 10 } };
+    } else {
+      event = job();
+    }
+    counts[event.name] = (counts[event.name] ?? 0) + 1;
+    return event;
+  }
+
+  return { next, counts };
+}
+
+/** Posts `count` events from `mix` over HTTP in rounds of `round` (each round one request, answered before the next). */
+export async function postEvents(publisher: EventPublisher, mix: ReturnType<typeof eventMix>, count: number, round = 50): Promise<string[]> {
+  const ids: string[] = [];
+  for (let sent = 0; sent < count; sent += round) {
+    const batch = Array.from({ length: Math.min(round, count - sent) }, () => {
+      const event = mix.next();
+      return publisher.publish(event.name, event.payload as never);
+    });
+    ids.push(...(await Promise.all(batch)));
+  }
+  return ids;
+}
