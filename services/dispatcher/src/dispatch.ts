@@ -15,7 +15,7 @@ import { considerScaling, type ScalingOptions } from './actions/consider-scaling
 import { deadLetter } from './dead-letter';
 import { applyLiveState } from './live-state';
 import type { DispatcherMetrics } from './metrics';
-import { persistBatch, type PersistResult } from './persist';
+import { persistBatch, type PersistResult, type QueueLevel } from './persist';
 import { checkThresholds } from './thresholds';
 
 export interface DispatcherDeps {
@@ -68,12 +68,12 @@ export function createDispatcher(deps: DispatcherDeps) {
       persisted = await persistBatch(deps.prisma, items.map((i) => i.event));
     } catch (batchError) {
       deps.logger.warn({ err: (batchError as Error).message, events: items.length }, 'batch persist failed; persisting event by event');
-      persisted = { applied: new Set(), touchedQueues: new Set() };
+      persisted = { applied: new Set(), queues: [] };
       for (const item of items) {
         try {
           const one = await persistBatch(deps.prisma, [item.event]);
           for (const id of one.applied) persisted.applied.add(id);
-          for (const q of one.touchedQueues) persisted.touchedQueues.add(q);
+          persisted.queues.push(...one.queues);
         } catch (error) {
           failed.set(item.entryId, `persist: ${(error as Error).message.split('\n')[0]}`);
         }
@@ -85,8 +85,11 @@ export function createDispatcher(deps: DispatcherDeps) {
     // acknowledged, all retried); an action fails only its own event.
     const events = done.map((i) => i.event);
     const upto = done.length > 0 ? done.map((i) => i.entryId).reduce((a, b) => (compareStreamIds(a, b) >= 0 ? a : b)) : undefined;
-    const [, , actionFailures] = await Promise.all([refreshAndCheck(events, persisted, upto), broadcast(events), runActions(done)]);
-    for (const [entryId, reason] of actionFailures) failed.set(entryId, reason);
+    const [, , actions] = await Promise.all([refreshAndCheck(events, persisted, upto), broadcast(events), runActions(done)]);
+    for (const [entryId, reason] of actions.failures) failed.set(entryId, reason);
+    // What the actions wrote (a notification, a scaling recommendation) is in the snapshot too:
+    // its sections are refreshed once the actions are done, not held back by them before.
+    if (actions.sections.size > 0) await requestRefresh(deps.redis, deps.keys, [...actions.sections], 'actions', { eventsUpto: upto });
 
     for (const item of done) {
       if (failed.has(item.entryId)) continue;
@@ -158,7 +161,7 @@ export function createDispatcher(deps: DispatcherDeps) {
    */
   async function refreshAndCheck(events: AgentEvent[], persisted: PersistResult, eventsUpto?: string): Promise<void> {
     await applyLiveState(deps.redis, deps.keys, events, deps.heartbeatTtlS);
-    const warnings = await checkThresholds(deps.prisma, deps.redis, deps.keys, persisted.touchedQueues);
+    const warnings = await checkThresholds(deps.redis, deps.keys, latestLevels(persisted.queues));
     await appendEvents(deps.redis, deps.keys, warnings);
     const sections = new Set<SectionName>();
     for (const event of events) for (const section of EVENT_DISPATCH_CONFIG[event.name].sections) sections.add(section);
@@ -186,16 +189,20 @@ export function createDispatcher(deps: DispatcherDeps) {
     if (failed) throw failed[0];
   }
 
-  /** Actions branch. Resolves with entry id → reason for the events whose actions failed. */
-  async function runActions(items: Item[]): Promise<Map<string, string>> {
+  /**
+   * Actions branch. Resolves with entry id → reason for the events whose actions failed, and the
+   * snapshot sections showing what the actions wrote.
+   */
+  async function runActions(items: Item[]): Promise<{ failures: Map<string, string>; sections: Set<SectionName> }> {
     const failures = new Map<string, string>();
+    const sections = new Set<SectionName>();
     await Promise.all(
       items.map(async (item) => {
         const rule = EVENT_DISPATCH_CONFIG[item.event.name];
         if (!('actions' in rule)) return;
         for (const action of rule.actions) {
           try {
-            await runAction(action, item.event);
+            for (const section of await runAction(action, item.event)) sections.add(section);
           } catch (error) {
             deps.metrics.actionFailures.inc({ action });
             failures.set(item.entryId, `${action}: ${(error as Error).message.split('\n')[0]}`);
@@ -204,36 +211,38 @@ export function createDispatcher(deps: DispatcherDeps) {
         }
       }),
     );
-    return failures;
+    return { failures, sections };
   }
 
-  async function runAction(action: string, event: AgentEvent): Promise<void> {
+  /** Runs one action; resolves with the sections that show what it wrote. */
+  async function runAction(action: string, event: AgentEvent): Promise<SectionName[]> {
     const publish = (rooms: string[], type: string, data: unknown) =>
       deps.redis.publish(deps.keys.broadcastChannel, JSON.stringify({ rooms, message: { type, data, timestamp: new Date().toISOString() } } satisfies BroadcastMessage));
     switch (action) {
       case 'notify_admin':
         // The notification itself was written with the event's effect (persist.ts).
         await publish(['admin'], 'notification', { event_id: event.id, kind: 'notify_admin', event: event.name, payload: event.payload });
-        return;
+        return [];
       case 'alert_ops': {
         const summary = describe(event);
         await alertOps(event, summary);
         await publish(['alerts'], 'alert', { event_id: event.id, summary });
-        return;
+        return [];
       }
       case 'check_minimum_workers': {
         const shortage = await checkMinimumWorkers(deps.prisma, event);
         if (shortage) {
           const summary = `${shortage.online} worker(s) online, minimum ${shortage.minimum}`;
           await publish(['admin', 'alerts'], 'alert', { event_id: event.id, summary, ...shortage });
+          return ['dashboard'];
         }
-        return;
+        return [];
       }
       case 'consider_scaling': {
-        if (event.name !== 'queue:threshold_warning') return;
+        if (event.name !== 'queue:threshold_warning') return [];
         const recommended = await considerScaling(deps.prisma, deps.redis, deps.keys, event.payload.queue, deps.scaling);
         deps.logger.info({ queue: event.payload.queue, recommended }, 'scaling recommendation');
-        return;
+        return ['queue'];
       }
       default:
         throw new Error(`unknown action ${action}`);
@@ -241,6 +250,11 @@ export function createDispatcher(deps: DispatcherDeps) {
   }
 
   return { handle };
+}
+
+/** The last level reported per queue (event-by-event persisting reports a queue once per event). */
+function latestLevels(levels: readonly QueueLevel[]): QueueLevel[] {
+  return [...new Map(levels.map((level) => [level.queue, level])).values()];
 }
 
 function describe(event: AgentEvent): string {

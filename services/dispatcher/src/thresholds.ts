@@ -1,37 +1,28 @@
 import type { AgentEvent, RedisKeys } from '@agentos/contracts';
-import type { PrismaClient } from '@agentos/db';
 import { newEvent, type Redis } from '@agentos/runtime';
-
-const QUEUE_THRESHOLD_SETTING = 'queue.default_pending_threshold';
+import type { QueueLevel } from './persist';
 
 /**
- * Which of `queues` crossed their pending threshold. A queue is announced once when it goes over
- * (SADD answers 1 to exactly one caller, across every dispatcher replica) and can be announced
- * again only after it fell back under (SREM).
+ * Which queues crossed their pending threshold, from the levels the batch's commit returned. A
+ * queue is announced once when it goes over (SADD answers 1 to exactly one caller, across every
+ * dispatcher replica) and can be announced again only after it fell back under (SREM). One
+ * round trip for all the batch's queues.
  */
-export async function checkThresholds(prisma: PrismaClient, redis: Redis, keys: RedisKeys, queues: ReadonlySet<string>): Promise<AgentEvent[]> {
-  if (queues.size === 0) return [];
-  const names = [...queues];
-  const [counts, records, fallback] = await Promise.all([
-    prisma.$queryRaw<{ queue: string; pending: number }[]>`
-      SELECT queue, count(*)::int AS pending FROM jobs
-      WHERE status = 'pending' AND queue = ANY(${names}) GROUP BY queue`,
-    prisma.queue.findMany({ where: { name: { in: names } } }),
-    prisma.setting.findUnique({ where: { key: QUEUE_THRESHOLD_SETTING } }),
-  ]);
-  const defaultThreshold = typeof fallback?.value === 'number' ? fallback.value : 1000;
-  const pendingBy = new Map(counts.map((row) => [row.queue, row.pending]));
-  const warnings: AgentEvent[] = [];
-  for (const queue of names) {
-    const pending = pendingBy.get(queue) ?? 0;
-    const threshold = records.find((r) => r.name === queue)?.pendingThreshold ?? defaultThreshold;
-    if (pending > threshold) {
-      if ((await redis.sadd(keys.queuesOverThreshold, queue)) === 1) {
-        warnings.push(newEvent('queue:threshold_warning', { queue, pending, threshold }));
-      }
-    } else {
-      await redis.srem(keys.queuesOverThreshold, queue);
-    }
+export async function checkThresholds(redis: Redis, keys: RedisKeys, levels: readonly QueueLevel[]): Promise<AgentEvent[]> {
+  if (levels.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const level of levels) {
+    if (level.pending > level.threshold) pipeline.sadd(keys.queuesOverThreshold, level.queue);
+    else pipeline.srem(keys.queuesOverThreshold, level.queue);
   }
+  const results = (await pipeline.exec()) ?? [];
+  const warnings: AgentEvent[] = [];
+  levels.forEach((level, index) => {
+    const [error, added] = results[index] ?? [new Error('no reply')];
+    if (error) throw error;
+    if (level.pending > level.threshold && added === 1) {
+      warnings.push(newEvent('queue:threshold_warning', { queue: level.queue, pending: level.pending, threshold: level.threshold }));
+    }
+  });
   return warnings;
 }
