@@ -1,4 +1,4 @@
-import { COLLECTOR_GROUP, refreshRequest, type RedisKeys, type SectionName } from '@agentos/contracts';
+import { COLLECTOR_GROUP, DISPATCHER_GROUP, refreshRequest, type RedisKeys, type SectionName } from '@agentos/contracts';
 import { compareStreamIds, entryField, type Logger, type Redis, startStreamConsumer, type StreamEntry } from '@agentos/runtime';
 import type { Collector } from './collector';
 import type { CollectorMetrics } from './metrics';
@@ -33,7 +33,11 @@ export function startRefreshConsumer(
       if (upto && (!eventsUpto || compareStreamIds(upto, eventsUpto) > 0)) eventsUpto = upto;
       for (const name of parsed.data.sections) sections.add(name);
     }
-    if (requestIds.length > 0) await deps.collector.refresh(all ? [] : [...sections], requestIds, eventsUpto);
+    if (requestIds.length > 0) {
+      // Read before the build starts, so every event it names was committed before the build reads.
+      const dispatched = await dispatchedUpto(deps.redis, deps.keys).catch(() => undefined);
+      await deps.collector.refresh(all ? [] : [...sections], requestIds, dispatched ?? eventsUpto);
+    }
     return entries.map(([id]) => id);
   };
   return startStreamConsumer({
@@ -46,6 +50,37 @@ export function startRefreshConsumer(
     batch: options.batch,
     handle,
   });
+}
+
+/**
+ * The highest event stream id up to which every event has been handled by the dispatchers
+ * (acknowledged: its effect committed, or dead-lettered), or undefined when no dispatcher group
+ * exists yet. That is the group's last delivered id, or — while some are pending, in any replica
+ * — just below the oldest pending one. A single dispatcher's own batch says less: with two
+ * replicas, the other may still be committing lower ids (the overclaim bench:events measured).
+ */
+export async function dispatchedUpto(redis: Redis, keys: RedisKeys): Promise<string | undefined> {
+  const replies = (await redis.pipeline().xinfo('GROUPS', keys.events).xpending(keys.events, DISPATCHER_GROUP).exec()) ?? [];
+  const [groupsError, groups] = replies[0] ?? [new Error('no reply')];
+  const [pendingError, pending] = replies[1] ?? [new Error('no reply')];
+  if (groupsError || pendingError) return undefined;
+  const group = (groups as unknown[][]).map(fieldsOf).find((g) => g.name === DISPATCHER_GROUP);
+  if (!group || typeof group['last-delivered-id'] !== 'string') return undefined;
+  const [count, oldest] = pending as [number, string | null, string | null, unknown];
+  return count > 0 && oldest ? previousStreamId(oldest) : group['last-delivered-id'];
+}
+
+/** The stream id just before `id` (`ms-seq`). */
+export function previousStreamId(id: string): string {
+  const [ms, seq] = id.split('-').map(BigInt) as [bigint, bigint];
+  if (seq > 0n) return `${ms}-${seq - 1n}`;
+  return ms > 0n ? `${ms - 1n}-18446744073709551615` : '0-0';
+}
+
+function fieldsOf(flat: unknown[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = flat[i + 1];
+  return out;
 }
 
 function safeJson(text: string | undefined): unknown {
