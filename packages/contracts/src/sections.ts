@@ -72,6 +72,7 @@ export const dashboardSection = z.object({
     details: z.array(workerDetail),
     queues: z.array(queueWorkers),
   }),
+  /** Live counts; `completed`: finished in the 24 hourly buckets ending now (the analytics window). */
   queue: z.object({ pending: count, processing: count, completed: count }),
   jobs: z.object({ total_today: count, recent_jobs: z.array(jobSummary) }),
   /** Raised by the dispatcher's actions (notify_admin, check_minimum_workers, alert_ops). */
@@ -119,6 +120,7 @@ export const analyticsSection = z.object({
   success_rate: z.number().min(0).max(100).nullable(),
   /** Mean duration of jobs completed in the window, ms; null with none. */
   avg_processing_time: z.number().nonnegative().nullable(),
+  /** 95th percentile of their durations, ms, from a histogram: within 2.5 % of the exact value. */
   p95_processing_time: z.number().nonnegative().nullable(),
   window_hours: z.literal(24),
   /** Jobs created per minute over the last hour, by final status; 60 points, oldest first. */
@@ -133,7 +135,7 @@ export const queueStats = z.object({
   name: z.string(),
   pending: count,
   processing: count,
-  /** Failed in the last 24 h. */
+  /** Failed in the 24 hourly buckets ending now (the analytics window), by when they finished. */
   failed: count,
   oldest_pending_age_s: z.number().nonnegative().nullable(),
   pending_threshold: count,

@@ -24,7 +24,21 @@ const onDisk = readdirSync(MIGRATIONS_DIR, { withFileTypes: true })
   });
 const names = onDisk.map((m) => m.name);
 
-const SCHEMA_TABLES = ['agents', 'jobs', 'log_entries', 'notifications', 'processed_events', 'queues', 'services', 'settings', 'workers'];
+const SCHEMA_TABLES = [
+  'agents',
+  'job_created_hours',
+  'job_created_minutes',
+  'job_duration_hours',
+  'job_finished_hours',
+  'jobs',
+  'log_entries',
+  'notifications',
+  'processed_events',
+  'queues',
+  'services',
+  'settings',
+  'workers',
+];
 
 let databases: TestDatabase[] = [];
 

@@ -12,7 +12,7 @@ import { createTestDatabase, type TestDatabase } from '@agentos/db';
 /** Objects only the SQL has, because Prisma cannot express them. Each is explained in the migration. */
 const SQL_ONLY = {
   tables: ['_prisma_migrations'],
-  indexes: ['jobs_active_queue_idx'],
+  indexes: ['jobs_active_queue_idx', 'jobs_pending_created_at_idx'],
 };
 
 const SCHEMA_PATH = join(__dirname, '..', 'prisma', 'schema.prisma');
@@ -124,7 +124,7 @@ function scalarType(field: DmmfField): string {
     case 'String':
       return native === 'Uuid' ? 'uuid' : native === 'VarChar' ? `character varying(${args[0]})` : 'text';
     case 'Int':
-      return 'integer';
+      return native === 'SmallInt' ? 'smallint' : 'integer';
     case 'BigInt':
       return 'bigint';
     case 'Float':
@@ -154,6 +154,8 @@ function sqlDefault(field: DmmfField, enumNames: Map<string, string>): string | 
     return null;
   }
   if (field.kind === 'enum') return `'${String(value)}'::${enumNames.get(field.type) ?? field.type}`;
+  // The DMMF writes a BigInt default as a string of digits; the SQL has the bare number.
+  if (field.type === 'BigInt') return String(value);
   if (typeof value === 'string') return `'${value.replace(/'/g, "''")}'::text`;
   return String(value);
 }
@@ -288,7 +290,21 @@ describe('schema.prisma and the migrations', () => {
     expect(compare(schema, await fromDatabase(client))).toEqual([]);
     // Guards against comparing two empty shapes: the schema was really read.
     expect([...schema.tables.keys()].sort()).toEqual(
-      ['agents', 'jobs', 'log_entries', 'notifications', 'processed_events', 'queues', 'services', 'settings', 'workers'],
+      [
+        'agents',
+        'job_created_hours',
+        'job_created_minutes',
+        'job_duration_hours',
+        'job_finished_hours',
+        'jobs',
+        'log_entries',
+        'notifications',
+        'processed_events',
+        'queues',
+        'services',
+        'settings',
+        'workers',
+      ],
     );
   });
 

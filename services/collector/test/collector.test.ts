@@ -93,18 +93,36 @@ describe('collector', () => {
     const pg = new Client({ connectionString: db.url });
     await pg.connect();
     try {
-      const { rows } = await pg.query<{ pending: number; processing: number; today: number; failed24: number }>(`
+      // At the build's own clock: the window is the 24 hourly buckets ending at generated_at.
+      const { rows } = await pg.query<{
+        pending: number; processing: number; today: number; failed: number; completed: number;
+        created: number; created_completed: number; created_failed: number; p95: number | null;
+      }>(`
+        WITH w AS (SELECT $1::timestamptz AS now, date_trunc('hour', $1::timestamptz) - interval '23 hours' AS since)
         SELECT count(*) FILTER (WHERE status = 'pending')::int AS pending,
                count(*) FILTER (WHERE status = 'processing')::int AS processing,
-               count(*) FILTER (WHERE created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')::int AS today,
-               count(*) FILTER (WHERE status = 'failed' AND finished_at >= now() - interval '24 hours')::int AS failed24
-        FROM jobs`);
+               count(*) FILTER (WHERE created_at >= date_trunc('day', w.now AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')::int AS today,
+               count(*) FILTER (WHERE status = 'failed' AND finished_at >= w.since)::int AS failed,
+               count(*) FILTER (WHERE status = 'completed' AND finished_at >= w.since)::int AS completed,
+               count(*) FILTER (WHERE created_at >= w.since)::int AS created,
+               count(*) FILTER (WHERE created_at >= w.since AND status = 'completed')::int AS created_completed,
+               count(*) FILTER (WHERE created_at >= w.since AND status = 'failed')::int AS created_failed,
+               percentile_disc(0.95) WITHIN GROUP (ORDER BY duration_ms)
+                 FILTER (WHERE created_at >= w.since AND status = 'completed')::float8 AS p95
+        FROM jobs, w GROUP BY w.now`, [snap.meta.generated_at]);
       const expected = rows[0]!;
       expect(snap.dashboard.queue.pending).toBe(expected.pending);
       expect(snap.dashboard.queue.processing).toBe(expected.processing);
+      expect(snap.dashboard.queue.completed).toBe(expected.completed);
       expect(snap.dashboard.jobs.total_today).toBe(expected.today);
       expect(snap.queue.queues.reduce((sum, q) => sum + q.pending, 0)).toBe(expected.pending);
-      expect(snap.queue.queues.reduce((sum, q) => sum + q.failed, 0)).toBe(expected.failed24);
+      expect(snap.queue.queues.reduce((sum, q) => sum + q.failed, 0)).toBe(expected.failed);
+      expect(snap.analytics.jobs_per_hour.reduce((sum, p) => sum + p.total, 0)).toBe(expected.created);
+      expect(snap.analytics.by_status.completed).toBe(expected.created_completed);
+      expect(snap.analytics.by_status.failed).toBe(expected.created_failed);
+      expect(expected.created_completed).toBeGreaterThan(100);
+      // The histogram's answer is within 2.5 % of the exact (nearest-rank) percentile.
+      expect(Math.abs(snap.analytics.p95_processing_time! / expected.p95! - 1)).toBeLessThanOrEqual(0.025);
     } finally {
       await pg.end();
     }

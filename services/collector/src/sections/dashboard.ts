@@ -1,31 +1,46 @@
-import type { DashboardSection } from '@agentos/contracts';
-import { iso } from '../serialize';
+import type { DashboardSection, JobSummary, Notification } from '@agentos/contracts';
 import type { SectionContext } from './context';
-import { jobSummary, startOfUtcDay } from './jobs';
+import { isoSql, jobSummariesSql, startOfUtcDay, windowStart } from './jobs';
 import { loadServices } from './services';
 import { loadWorkers } from './workers';
 
 const RECENT_JOBS = 10;
 const RECENT_NOTIFICATIONS = 10;
 
+interface DashboardRow {
+  pending: number;
+  processing: number;
+  completed: number;
+  total_today: number;
+  recent_jobs: JobSummary[];
+  unread: number;
+  notifications: Notification[];
+}
+
 export async function buildDashboard(ctx: SectionContext): Promise<DashboardSection> {
-  const dayAgo = new Date(ctx.now.getTime() - 24 * 3600_000);
-  const [workers, services, [active], [completed], [today], recent, notifications, unread] = await Promise.all([
+  const [workers, services, [counts]] = await Promise.all([
     loadWorkers(ctx),
     loadServices(ctx),
-    // Served by the partial index on active jobs: cost follows the backlog, not the history.
-    ctx.prisma.$queryRaw<{ pending: number; processing: number }[]>`
-      SELECT count(*) FILTER (WHERE status = 'pending')::int AS pending,
-             count(*) FILTER (WHERE status = 'processing')::int AS processing
-      FROM jobs WHERE status IN ('pending', 'processing')`,
-    ctx.prisma.$queryRaw<{ completed: number }[]>`
-      SELECT count(*)::int AS completed FROM jobs
-      WHERE finished_at >= ${dayAgo} AND status = 'completed'`,
-    ctx.prisma.$queryRaw<{ total: number }[]>`
-      SELECT count(*)::int AS total FROM jobs WHERE created_at >= ${startOfUtcDay(ctx.now)}`,
-    ctx.prisma.job.findMany({ orderBy: { createdAt: 'desc' }, take: RECENT_JOBS }),
-    ctx.prisma.notification.findMany({ orderBy: { createdAt: 'desc' }, take: RECENT_NOTIFICATIONS }),
-    ctx.prisma.notification.count({ where: { readAt: null } }),
+    // Everything else in one statement: one round trip, one query to plan and parse.
+    ctx.prisma.$queryRawUnsafe<DashboardRow[]>(
+      `SELECT
+         -- Served by the partial index on active jobs: cost follows the backlog, not the history.
+         (SELECT count(*) FROM jobs WHERE status = 'pending')::int AS pending,
+         (SELECT count(*) FROM jobs WHERE status = 'processing')::int AS processing,
+         -- From the job rollups (migration 20261130080000_job_rollups): a few rows, not a scan.
+         (SELECT coalesce(sum(jobs), 0) FROM job_finished_hours WHERE hour >= $1 AND status = 'completed')::int AS completed,
+         (SELECT coalesce(sum(jobs), 0) FROM job_created_hours WHERE hour >= $2)::int AS total_today,
+         ${jobSummariesSql(`SELECT * FROM jobs ORDER BY created_at DESC LIMIT ${RECENT_JOBS}`, 'j.created_at DESC')} AS recent_jobs,
+         (SELECT count(*) FROM notifications WHERE read_at IS NULL)::int AS unread,
+         (SELECT coalesce(json_agg(json_build_object(
+                   'id', n.id, 'kind', n.kind, 'severity', n.severity, 'title', n.title,
+                   'message', CASE WHEN length(n.message) > 500 THEN left(n.message, 499) || '…' ELSE n.message END,
+                   'event_id', n.event_id, 'created_at', ${isoSql('n.created_at')}, 'read', n.read_at IS NOT NULL)
+                 ORDER BY n.created_at DESC), '[]')
+          FROM (SELECT * FROM notifications ORDER BY created_at DESC LIMIT ${RECENT_NOTIFICATIONS}) AS n) AS notifications`,
+      windowStart(ctx.now),
+      startOfUtcDay(ctx.now),
+    ),
   ]);
 
   const online = workers.filter((w) => w.status === 'online');
@@ -46,21 +61,9 @@ export async function buildDashboard(ctx: SectionContext): Promise<DashboardSect
       details: workers,
       queues: [...perQueue].sort(([a], [b]) => a.localeCompare(b)).map(([name, count]) => ({ name, workers: count })),
     },
-    queue: { pending: active?.pending ?? 0, processing: active?.processing ?? 0, completed: completed?.completed ?? 0 },
-    jobs: { total_today: today?.total ?? 0, recent_jobs: recent.map(jobSummary) },
-    notifications: {
-      unread,
-      recent: notifications.map((n) => ({
-        id: n.id,
-        kind: n.kind,
-        severity: n.severity,
-        title: n.title,
-        message: n.message.length > 500 ? `${n.message.slice(0, 499)}…` : n.message,
-        event_id: n.eventId,
-        created_at: iso(n.createdAt)!,
-        read: n.readAt !== null,
-      })),
-    },
+    queue: { pending: counts!.pending, processing: counts!.processing, completed: counts!.completed },
+    jobs: { total_today: counts!.total_today, recent_jobs: counts!.recent_jobs },
+    notifications: { unread: counts!.unread, recent: counts!.notifications },
   };
 }
 

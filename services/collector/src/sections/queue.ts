@@ -1,55 +1,68 @@
-import type { QueueSection } from '@agentos/contracts';
+import type { JobSummary, QueueSection } from '@agentos/contracts';
 import type { SectionContext } from './context';
-import { jobSummary } from './jobs';
 import { defaultPendingThreshold } from './configuration';
+import { isoSql, jobSummariesSql, windowStart } from './jobs';
 
 const AWAITING_FAILED = 10;
 const AWAITING_PENDING = 10;
 
+interface QueueRow {
+  queues: { name: string; pending_threshold: number; paused: boolean }[];
+  active: { queue: string; pending: number; processing: number; oldest: string | null }[];
+  failed: { queue: string; failed: number }[];
+  recent_failed: JobSummary[];
+  oldest_pending: JobSummary[];
+}
+
 export async function buildQueue(ctx: SectionContext): Promise<QueueSection> {
-  const dayAgo = new Date(ctx.now.getTime() - 24 * 3_600_000);
-  const [queues, active, failed, recentFailed, oldestPending, defaultThreshold, recommended] = await Promise.all([
-    ctx.prisma.queue.findMany({ orderBy: { name: 'asc' } }),
-    ctx.prisma.$queryRaw<{ queue: string; pending: number; processing: number; oldest: Date | null }[]>`
-      SELECT queue,
-             count(*) FILTER (WHERE status = 'pending')::int AS pending,
-             count(*) FILTER (WHERE status = 'processing')::int AS processing,
-             min(created_at) FILTER (WHERE status = 'pending') AS oldest
-      FROM jobs WHERE status IN ('pending', 'processing') GROUP BY queue`,
-    ctx.prisma.$queryRaw<{ queue: string; failed: number }[]>`
-      SELECT queue, count(*)::int AS failed FROM jobs
-      WHERE finished_at >= ${dayAgo} AND status = 'failed' GROUP BY queue`,
-    ctx.prisma.job.findMany({
-      where: { status: 'failed', finishedAt: { gte: dayAgo } },
-      orderBy: { finishedAt: 'desc' },
-      take: AWAITING_FAILED,
-    }),
-    ctx.prisma.job.findMany({ where: { status: 'pending' }, orderBy: { createdAt: 'asc' }, take: AWAITING_PENDING }),
+  const [[row], defaultThreshold, recommended] = await Promise.all([
+    // One statement: one round trip, one query to plan and parse.
+    ctx.prisma.$queryRawUnsafe<QueueRow[]>(
+      `SELECT
+         (SELECT coalesce(json_agg(json_build_object('name', name, 'pending_threshold', pending_threshold, 'paused', paused)), '[]')
+          FROM queues) AS queues,
+         -- Served by the partial index on active jobs: cost follows the backlog, not the history.
+         (SELECT coalesce(json_agg(a), '[]') FROM (
+            SELECT queue,
+                   count(*) FILTER (WHERE status = 'pending')::int AS pending,
+                   count(*) FILTER (WHERE status = 'processing')::int AS processing,
+                   ${isoSql("min(created_at) FILTER (WHERE status = 'pending')")} AS oldest
+            FROM jobs WHERE status IN ('pending', 'processing') GROUP BY queue) AS a) AS active,
+         -- From the job rollups (migration 20261130080000_job_rollups): a few rows, not a scan.
+         (SELECT coalesce(json_agg(f), '[]') FROM (
+            SELECT queue, sum(jobs)::int AS failed FROM job_finished_hours
+            WHERE hour >= $1 AND status = 'failed' GROUP BY queue) AS f) AS failed,
+         -- Awaiting action: the latest failures, then the oldest pending jobs.
+         ${jobSummariesSql(`SELECT * FROM jobs WHERE status = 'failed' AND finished_at >= $1 ORDER BY finished_at DESC LIMIT ${AWAITING_FAILED}`, 'j.finished_at DESC')} AS recent_failed,
+         ${jobSummariesSql(`SELECT * FROM jobs WHERE status = 'pending' ORDER BY created_at LIMIT ${AWAITING_PENDING}`, 'j.created_at')} AS oldest_pending`,
+      windowStart(ctx.now),
+    ),
     defaultPendingThreshold(ctx),
     ctx.redis.hgetall(ctx.keys.scalingRecommendations),
   ]);
 
-  const activeBy = new Map(active.map((row) => [row.queue, row]));
-  const failedBy = new Map(failed.map((row) => [row.queue, row.failed]));
+  const activeBy = new Map(row!.active.map((r) => [r.queue, r]));
+  const failedBy = new Map(row!.failed.map((r) => [r.queue, r.failed]));
+  const queues = row!.queues;
   const names = new Set([...queues.map((q) => q.name), ...activeBy.keys(), ...failedBy.keys()]);
   return {
     queues: [...names].sort().map((name) => {
       const record = queues.find((q) => q.name === name);
       const counts = activeBy.get(name);
-      const threshold = record?.pendingThreshold ?? defaultThreshold;
+      const threshold = record?.pending_threshold ?? defaultThreshold;
       const pending = counts?.pending ?? 0;
       return {
         name,
         pending,
         processing: counts?.processing ?? 0,
         failed: failedBy.get(name) ?? 0,
-        oldest_pending_age_s: counts?.oldest ? Math.max(0, Math.round((ctx.now.getTime() - new Date(counts.oldest).getTime()) / 1000)) : null,
+        oldest_pending_age_s: counts?.oldest ? Math.max(0, Math.round((ctx.now.getTime() - Date.parse(counts.oldest)) / 1000)) : null,
         pending_threshold: threshold,
         over_threshold: pending > threshold,
         paused: record?.paused ?? false,
         recommended_workers: recommended[name] === undefined ? null : Math.max(0, Math.round(Number(recommended[name])) || 0),
       };
     }),
-    awaiting_action: [...recentFailed, ...oldestPending].map(jobSummary),
+    awaiting_action: [...row!.recent_failed, ...row!.oldest_pending],
   };
 }
