@@ -85,7 +85,10 @@ export type CentralDataEvents = {
 } & { [S in SocketEventName]: [data: SocketEventData<S>, message: SocketMessage<SocketEventData<S>>] };
 
 export interface CentralDataServiceOptions {
-  /** Where the api answers, e.g. `https://ssot.example.com`; a path prefix is kept. */
+  /**
+   * Where the api answers, e.g. `https://ssot.example.com`; a path prefix is kept. In a browser
+   * it may be relative (`''`: this page's origin).
+   */
   apiUrl: string;
   /**
    * The realtime gateways, in the order tried. The client starts with the first and moves to
@@ -202,8 +205,10 @@ export class CentralDataService {
     if (urls.length === 0) throw new RangeError('gatewayUrls must name at least one gateway');
     const socketPath = options.socketPath ?? '/socket.io';
     // socket.io reads a URL's path as a namespace: keep the origin, and put the path before socketPath.
+    // In a browser a relative URL ('' or '/') means this page's origin.
+    const origin = (globalThis as { location?: { origin?: string } }).location?.origin;
     this.gateways = urls.map((url) => {
-      const parsed = new URL(url);
+      const parsed = new URL(url, origin);
       return { url, origin: parsed.origin, path: `${parsed.pathname.replace(/\/+$/, '')}${socketPath}` };
     });
     this.tokenOption = options.token;
