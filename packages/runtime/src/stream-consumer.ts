@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { TimeoutError } from './errors';
+import { waitForRedis } from './redis';
 import { withTimeout } from './timeout';
 
 /** One stream entry as Redis returns it: id and flat field/value list. */
@@ -72,6 +73,9 @@ export function startStreamConsumer(options: StreamConsumerOptions): { stop(): P
   };
 
   const readNew = async (): Promise<StreamEntry[]> => {
+    // The blocking connection has no offline queue: a read sent before it is ready fails with
+    // "Stream isn't writeable". Wait for it instead (at startup and after a reconnect).
+    if (blocking.status !== 'ready') await waitForRedis(blocking, blockMs + 5000);
     const reply = (await withTimeout(
       blocking.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'BLOCK', blockMs, 'STREAMS', stream, '>'),
       blockMs + 5000,
