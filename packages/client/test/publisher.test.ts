@@ -15,16 +15,23 @@ const TOKEN = 'publisher-test-token-0123456789';
 /** One request the publisher made: how many events, and what came back. */
 interface Call {
   events: { id: string; name: string }[];
-  status: number | 'network_error';
+  /** `pending` until the answer (or the failure) comes. */
+  status: number | 'network_error' | 'pending';
   at: number;
 }
 
 /** The real fetch, recording every request (the publisher's `fetch` option). */
 function recordingFetch(calls: Call[], tamper?: (call: Call, res: Response) => void): typeof fetch {
   return async (input, init) => {
-    const call: Call = { events: JSON.parse(String(init!.body)).events, status: 'network_error', at: Date.now() };
+    const call: Call = { events: JSON.parse(String(init!.body)).events, status: 'pending', at: Date.now() };
     calls.push(call);
-    const res = await fetch(input, init);
+    let res: Response;
+    try {
+      res = await fetch(input, init);
+    } catch (error) {
+      call.status = 'network_error';
+      throw error;
+    }
     call.status = res.status;
     tamper?.(call, res);
     return res;
