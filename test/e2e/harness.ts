@@ -133,7 +133,7 @@ export async function startRedisServer() {
   return {
     url,
     port,
-    /** SIGKILL (nothing is saved), then a new redis-server on the same port, empty. */
+    /** SIGKILL: every key is lost (nothing is persisted). `start()` brings up an empty one on the same port. */
     async crash(): Promise<void> {
       await halt('SIGKILL');
     },

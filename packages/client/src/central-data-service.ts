@@ -297,6 +297,7 @@ export class CentralDataService {
     if (this.closed) throw new ServiceClosedError();
     await this.read();
     if (this.snapshot) return this.snapshot;
+    if (this.closed) throw new ServiceClosedError();
     throw this.errors.http ?? new Error('no snapshot');
   }
 
@@ -408,7 +409,9 @@ export class CentralDataService {
         if (socket !== this.socket) return;
         const read = readEventMessage(raw, name);
         if ('problem' in read) return this.badMessage(read.problem);
-        (this.listeners.emit as (event: SocketEventName, ...args: unknown[]) => void)(name, read.message.data, read.message);
+        // One call for every event name: TypeScript cannot pair `name` with its argument types here.
+        const emit = this.listeners.emit as (event: SocketEventName, ...args: unknown[]) => void;
+        emit.call(this.listeners, name, read.message.data, read.message);
       });
     }
   }
