@@ -155,17 +155,19 @@ export function createDispatcher(deps: DispatcherDeps) {
   }
 
   /**
-   * Cache branch, part two: live state, threshold crossings, then ONE refresh request for every
-   * section the batch's events name. A burst of events costs one rebuild per section, not one
-   * per event (and the collector coalesces further).
+   * Cache branch, part two: live state (the snapshot overlays it, so it goes first), then ONE
+   * refresh request for every section the batch's events name — a burst of events costs one
+   * rebuild per section, not one per event, and the collector coalesces further — alongside the
+   * threshold check, whose warnings are events of their own.
    */
   async function refreshAndCheck(events: AgentEvent[], persisted: PersistResult, eventsUpto?: string): Promise<void> {
     await applyLiveState(deps.redis, deps.keys, events, deps.heartbeatTtlS);
-    const warnings = await checkThresholds(deps.redis, deps.keys, latestLevels(persisted.queues));
-    await appendEvents(deps.redis, deps.keys, warnings);
     const sections = new Set<SectionName>();
     for (const event of events) for (const section of EVENT_DISPATCH_CONFIG[event.name].sections) sections.add(section);
-    if (sections.size > 0) await requestRefresh(deps.redis, deps.keys, [...sections], `events:${events.length}`, { eventsUpto });
+    await Promise.all([
+      sections.size > 0 ? requestRefresh(deps.redis, deps.keys, [...sections], `events:${events.length}`, { eventsUpto }) : undefined,
+      checkThresholds(deps.redis, deps.keys, latestLevels(persisted.queues)).then((warnings) => appendEvents(deps.redis, deps.keys, warnings)),
+    ]);
   }
 
   /** Websocket branch: one message per event to its rooms, for the gateways. */

@@ -1,33 +1,26 @@
-import type { AgentsWorkersSection } from '@agentos/contracts';
-import { iso } from '../serialize';
+import type { AgentStatus, AgentsWorkersSection } from '@agentos/contracts';
 import type { SectionContext } from './context';
+import { isoSql } from './jobs';
 import { loadWorkers } from './workers';
 
 export async function buildAgentsWorkers(ctx: SectionContext): Promise<AgentsWorkersSection> {
-  const [agents, activeByAgent, workers] = await Promise.all([
-    ctx.prisma.agent.findMany({ orderBy: { stage: 'asc' } }),
-    ctx.prisma.$queryRaw<{ agent: string; active: number }[]>`
-      SELECT agent, count(*)::int AS active FROM jobs
-      WHERE status = 'processing' AND agent IS NOT NULL GROUP BY agent`,
+  const [[row], workers] = await Promise.all([
+    // One statement, already in the snapshot's shape; running work makes an idle agent active
+    // (error and disabled are operator-visible states that stay).
+    ctx.prisma.$queryRawUnsafe<{ agents: AgentStatus[] }[]>(
+      `SELECT coalesce(json_agg(json_build_object(
+                'id', a.id, 'name', a.name, 'stage', a.stage, 'description', a.description,
+                'status', CASE WHEN a.status = 'idle' AND coalesce(r.active, 0) > 0 THEN 'active' ELSE a.status::text END,
+                'jobs_processed', a.jobs_processed, 'jobs_failed', a.jobs_failed, 'active_jobs', coalesce(r.active, 0),
+                'avg_duration_ms', a.avg_duration_ms, 'last_active_at', ${isoSql('a.last_active_at')})
+              ORDER BY a.stage), '[]') AS agents
+       FROM agents a
+       LEFT JOIN (SELECT agent, count(*)::int AS active FROM jobs
+                  WHERE status = 'processing' AND agent IS NOT NULL GROUP BY agent) AS r ON r.agent = a.name`,
+    ),
     loadWorkers(ctx),
   ]);
-  const active = new Map(activeByAgent.map((row) => [row.agent, row.active]));
-  const list = agents.map((agent) => {
-    const activeJobs = active.get(agent.name) ?? 0;
-    return {
-      id: agent.id,
-      name: agent.name,
-      stage: agent.stage,
-      description: agent.description,
-      // Running work makes an idle agent active; error and disabled are operator-visible states that stay.
-      status: agent.status === 'idle' && activeJobs > 0 ? ('active' as const) : agent.status,
-      jobs_processed: agent.jobsProcessed,
-      jobs_failed: agent.jobsFailed,
-      active_jobs: activeJobs,
-      avg_duration_ms: agent.avgDurationMs,
-      last_active_at: iso(agent.lastActiveAt),
-    };
-  });
+  const list = row!.agents;
   const online = workers.filter((w) => w.status === 'online').length;
   return {
     agents: {

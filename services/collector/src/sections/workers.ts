@@ -1,6 +1,6 @@
 import type { WorkerDetail } from '@agentos/contracts';
-import { iso } from '../serialize';
 import { memo, type SectionContext } from './context';
+import { isoSql } from './jobs';
 
 /** At most this many workers are listed in the snapshot (it must stay small). */
 export const MAX_LISTED_WORKERS = 100;
@@ -12,11 +12,16 @@ export const MAX_LISTED_WORKERS = 100;
 export function loadWorkers(ctx: SectionContext): Promise<WorkerDetail[]> {
   return memo(ctx, 'workers', async () => {
     const since = ctx.now.getTime() - ctx.settings.heartbeatTtlS * 1000;
-    const [records, liveIds] = await Promise.all([
-      ctx.prisma.worker.findMany({
-        orderBy: [{ status: 'asc' }, { lastHeartbeatAt: 'desc' }],
-        take: MAX_LISTED_WORKERS,
-      }),
+    const [[row], liveIds] = await Promise.all([
+      // Already in the snapshot's shape (one JSON value: parsed natively, no per-row mapping).
+      ctx.prisma.$queryRawUnsafe<{ records: WorkerDetail[] }[]>(
+        `SELECT coalesce(json_agg(json_build_object(
+                  'id', w.id, 'hostname', w.hostname, 'status', w.status, 'queues', w.queues,
+                  'active_jobs', w.active_jobs, 'concurrency', w.concurrency, 'cpu', w.cpu,
+                  'memory_mb', w.memory_mb, 'last_heartbeat', ${isoSql('w.last_heartbeat_at')}, 'source', 'record')
+                ORDER BY w.status, w.last_heartbeat_at DESC), '[]') AS records
+         FROM (SELECT * FROM workers ORDER BY status, last_heartbeat_at DESC LIMIT ${MAX_LISTED_WORKERS}) AS w`,
+      ),
       ctx.redis.zrangebyscore(ctx.keys.workersLive, since, '+inf'),
     ]);
     const live = new Map<string, Record<string, string>>();
@@ -31,20 +36,7 @@ export function loadWorkers(ctx: SectionContext): Promise<WorkerDetail[]> {
     }
 
     const details = new Map<string, WorkerDetail>();
-    for (const record of records) {
-      details.set(record.id, {
-        id: record.id,
-        hostname: record.hostname,
-        status: record.status,
-        queues: record.queues,
-        active_jobs: record.activeJobs,
-        concurrency: record.concurrency,
-        cpu: record.cpu,
-        memory_mb: record.memoryMb,
-        last_heartbeat: iso(record.lastHeartbeatAt)!,
-        source: 'record',
-      });
-    }
+    for (const record of row!.records) details.set(record.id, record);
     for (const [id, state] of live) {
       const known = details.get(id);
       details.set(id, {
