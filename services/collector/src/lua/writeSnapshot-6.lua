@@ -72,7 +72,18 @@ local errors = redis.call('HGETALL', KEYS[3])
 for e = 1, #errors, 2 do errorParts[#errorParts + 1] = '"' .. errors[e] .. '":' .. errors[e + 1] end
 local stale = (#errorParts > 0) and 'true' or 'false'
 
+-- The version never goes backwards, even after Redis lost its data (a restart without
+-- persistence, a failover to an empty replica), which would restart a bare counter at 1 and hand
+-- clients numbers they have already seen: it is floored at the server's clock in milliseconds.
+-- Builds are far fewer than 1,000 a second, so the counter stays within a few of the clock.
+local now = redis.call('TIME')
+local clockMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local version = redis.call('INCR', KEYS[4])
+if version < clockMs then
+  version = clockMs
+  redis.call('SET', KEYS[4], string.format('%d', version))
+end
+version = string.format('%d', version)
 local parts = {
   '{"meta":{"version":', version,
   ',"generated_at":"', ARGV[3],
