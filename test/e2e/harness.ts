@@ -262,26 +262,28 @@ export async function startStack(options: StackOptions) {
 
 /**
  * Waits until the api's snapshot stops changing and every client holds exactly it: the HTTP
- * version read twice in a row, served current (not the last good copy), every client live at
- * that version. Then each client's copy must deep-equal the HTTP body. Resolves with that body.
+ * version read twice in a row, served current (not the last good copy), and every client live at
+ * that version before and after the second read. The clients' copies are taken right then (no
+ * await in between, so no update can slip in) and each must deep-equal the HTTP body.
+ * Resolves with that body.
  */
 export async function expectConverged(stack: Stack, clients: readonly CentralDataService[], timeoutMs = 30_000): Promise<Snapshot> {
-  const converged = await waitFor(
+  const describe = (version: number) => `api at v${version}; clients: ${clients.map((c) => `v${c.view.version} ${c.state}`).join(', ')}`;
+  const allAt = (version: number) => clients.every((c) => c.state === 'live' && c.view.version === version);
+  const { body, copies } = await waitFor(
     async () => {
       const first = await stack.read();
       if (first.status !== 200 || first.source === 'stale') throw new Error(`the api answers ${first.status} (${first.source})`);
-      const behind = clients.filter((c) => c.state !== 'live' || c.view.version !== first.version);
-      if (behind.length > 0) {
-        throw new Error(`api at v${first.version}; clients: ${clients.map((c) => `v${c.view.version} ${c.state}`).join(', ')}`);
-      }
+      if (!allAt(first.version)) throw new Error(describe(first.version));
       const again = await stack.read();
       if (again.version !== first.version) throw new Error(`the api moved on: v${first.version} → v${again.version}`);
-      return first;
+      if (!allAt(first.version)) throw new Error(describe(first.version));
+      return { body: first.body!, copies: clients.map((c) => c.data) };
     },
     { timeoutMs, intervalMs: 100, message: 'every client at the api snapshot version' },
   );
-  for (const client of clients) expect(client.data).toEqual(converged.body);
-  return converged.body!;
+  for (const copy of copies) expect(copy).toEqual(body);
+  return body;
 }
 
 /** Deterministic PRNG (mulberry32), so every run posts the same mix. */
