@@ -388,7 +388,6 @@ async function runPhase(phase, identities) {
       for (const s of services) names[s.child.pid] = s.name.slice(phase.length + 1);
       for (const s of servers) names[s.pid] = s.label;
       for (const p of processes) names[p.pid] = p.label.slice(phase.length + 1);
-      names[feeder.pid] = 'feeder';
       if (phase === 'socketio') {
         const { rows } = await pool.query('SELECT pid, application_name AS app FROM pg_stat_activity WHERE datname = $1', [RUN_DB]);
         for (const row of rows) names[row.pid] = `postgres: ${row.app || 'other'}`;
