@@ -1,5 +1,5 @@
 import { COLLECTOR_GROUP, DISPATCHER_GROUP, refreshRequest, type RedisKeys, type SectionName } from '@agentos/contracts';
-import { compareStreamIds, entryField, type Logger, type Redis, startStreamConsumer, type StreamEntry } from '@agentos/runtime';
+import { compareStreamIds, entryField, type Logger, type Redis, requestRefresh, startStreamConsumer, type StreamEntry } from '@agentos/runtime';
 import type { Collector } from './collector';
 import type { CollectorMetrics } from './metrics';
 
@@ -13,6 +13,28 @@ export function startRefreshConsumer(
   deps: { blocking: Redis; redis: Redis; keys: RedisKeys; collector: Collector; logger: Logger; metrics: CollectorMetrics },
   options: { consumer: string; batch?: number },
 ) {
+  // With several dispatchers, a batch's request can arrive while another replica still holds
+  // lower events pending: the build cannot claim the batch's events, and if no request followed,
+  // no version would say it covers them until the next warm. So the collector asks itself again,
+  // shortly and then less often, until a build covers what was asked.
+  let followUp: NodeJS.Timeout | undefined;
+  let followUpDelayMs = FOLLOW_UP_FIRST_MS;
+  let stopped = false;
+  const followUpIfShort = (sections: SectionName[], wanted: string | undefined, covered: string | undefined) => {
+    if (!wanted || (covered && compareStreamIds(covered, wanted) >= 0)) {
+      followUpDelayMs = FOLLOW_UP_FIRST_MS;
+      return;
+    }
+    if (followUp || stopped) return;
+    followUp = setTimeout(() => {
+      followUp = undefined;
+      requestRefresh(deps.redis, deps.keys, sections, 'follow-up: events still pending in a dispatcher', { eventsUpto: wanted }).catch((error: unknown) =>
+        deps.logger.warn({ err: (error as Error).message }, 'follow-up refresh request failed'),
+      );
+    }, followUpDelayMs);
+    followUpDelayMs = Math.min(followUpDelayMs * 2, FOLLOW_UP_MAX_MS);
+  };
+
   const handle = async (entries: StreamEntry[]): Promise<string[]> => {
     const requestIds: string[] = [];
     const sections = new Set<SectionName>();
@@ -36,11 +58,13 @@ export function startRefreshConsumer(
     if (requestIds.length > 0) {
       // Read before the build starts, so every event it names was committed before the build reads.
       const dispatched = await dispatchedUpto(deps.redis, deps.keys).catch(() => undefined);
-      await deps.collector.refresh(all ? [] : [...sections], requestIds, dispatched ?? eventsUpto);
+      const names = all ? [] : [...sections];
+      await deps.collector.refresh(names, requestIds, dispatched ?? eventsUpto);
+      followUpIfShort(names, eventsUpto, dispatched ?? eventsUpto);
     }
     return entries.map(([id]) => id);
   };
-  return startStreamConsumer({
+  const consumer = startStreamConsumer({
     stream: deps.keys.refreshRequests,
     group: COLLECTOR_GROUP,
     consumer: options.consumer,
@@ -50,7 +74,18 @@ export function startRefreshConsumer(
     batch: options.batch,
     handle,
   });
+  return {
+    async stop() {
+      stopped = true;
+      await consumer.stop();
+      clearTimeout(followUp);
+    },
+  };
 }
+
+/** First and longest wait before a collector asks again for events it could not yet claim. */
+const FOLLOW_UP_FIRST_MS = 20;
+const FOLLOW_UP_MAX_MS = 1000;
 
 /**
  * The highest event stream id up to which every event has been handled by the dispatchers

@@ -1,6 +1,6 @@
-import { redisKeys, SECTION_NAMES, snapshot, type Snapshot } from '@agentos/contracts';
+import { DISPATCHER_GROUP, redisKeys, SECTION_NAMES, snapshot, type Snapshot } from '@agentos/contracts';
 import { createTestDatabase, seedReferenceDataset, type TestDatabase } from '@agentos/db';
-import { requestRefresh, VersionWatcher } from '@agentos/runtime';
+import { compareStreamIds, requestRefresh, VersionWatcher } from '@agentos/runtime';
 import Redis from 'ioredis';
 import { loadCollectorConfig } from '../src/config';
 import { startCollectorService, type CollectorService } from '../src/service';
@@ -187,6 +187,39 @@ describe('collector', () => {
       const second = watcher.waitFor((a) => a.requests.includes(id), 5000);
       id = await requestRefresh(redis, keys, ['logs'], 'test');
       expect((await second)!.sections).toEqual(['logs']);
+    } finally {
+      await watcher.stop();
+      subscriber.disconnect();
+    }
+  });
+
+  it('claims events_upto only below what any dispatcher still holds pending, and asks again until it covers the request', async () => {
+    const { db, namespace } = await setup();
+    const service = await startCollectorService(configFor(namespace, db.url));
+    started.push(service);
+    const keys = redisKeys(namespace);
+    const subscriber = new Redis(TEST_REDIS_URL);
+    const watcher = new VersionWatcher(subscriber, keys);
+    await watcher.start();
+    try {
+      // Two dispatchers: "slow" holds the first event pending; "fast" has handled the second.
+      await redis.xgroup('CREATE', keys.events, DISPATCHER_GROUP, '0', 'MKSTREAM');
+      const held = (await redis.xadd(keys.events, '*', 'event', '{}'))!;
+      const done = (await redis.xadd(keys.events, '*', 'event', '{}'))!;
+      await redis.xreadgroup('GROUP', DISPATCHER_GROUP, 'slow', 'COUNT', 1, 'STREAMS', keys.events, '>');
+      await redis.xreadgroup('GROUP', DISPATCHER_GROUP, 'fast', 'COUNT', 1, 'STREAMS', keys.events, '>');
+      await redis.xack(keys.events, DISPATCHER_GROUP, done);
+
+      let id = '';
+      const first = watcher.waitFor((a) => a.requests.includes(id), 5000);
+      id = await requestRefresh(redis, keys, ['logs'], 'test', { eventsUpto: done });
+      const claimed = (await first)!.events_upto!;
+      expect(compareStreamIds(claimed, held)).toBeLessThan(0);
+
+      // Once the slow one acknowledges, a follow-up build (no new request) covers the request.
+      const covered = watcher.waitFor((a) => a.events_upto !== undefined && compareStreamIds(a.events_upto, done) >= 0, 5000);
+      await redis.xack(keys.events, DISPATCHER_GROUP, held);
+      expect(await covered).not.toBeNull();
     } finally {
       await watcher.stop();
       subscriber.disconnect();
