@@ -1,6 +1,7 @@
 import {
   type AgentEvent,
   type BroadcastMessage,
+  DISPATCHER_GROUP,
   EVENT_DISPATCH_CONFIG,
   eventEnvelope,
   type RedisKeys,
@@ -84,12 +85,8 @@ export function createDispatcher(deps: DispatcherDeps) {
     // The other branches, in parallel. Redis being away fails the whole batch (thrown: nothing
     // acknowledged, all retried); an action fails only its own event.
     const events = done.map((i) => i.event);
-    const upto = done.length > 0 ? done.map((i) => i.entryId).reduce((a, b) => (compareStreamIds(a, b) >= 0 ? a : b)) : undefined;
-    const [, , actions] = await Promise.all([refreshAndCheck(events, persisted, upto), broadcast(events), runActions(done)]);
+    const [, , actions] = await Promise.all([applyLiveStateAndCheck(events, persisted), broadcast(events), runActions(done)]);
     for (const [entryId, reason] of actions.failures) failed.set(entryId, reason);
-    // What the actions wrote (a notification, a scaling recommendation) is in the snapshot too:
-    // its sections are refreshed once the actions are done, not held back by them before.
-    if (actions.sections.size > 0) await requestRefresh(deps.redis, deps.keys, [...actions.sections], 'actions', { eventsUpto: upto });
 
     for (const item of done) {
       if (failed.has(item.entryId)) continue;
@@ -103,7 +100,14 @@ export function createDispatcher(deps: DispatcherDeps) {
       const reason = failed.get(item.entryId);
       if (reason !== undefined && (await recordFailure(item, reason))) ack.push(item.entryId);
     }
-    return ack;
+
+    // Acknowledged before the refresh is asked for: the collector claims a version covers an
+    // event only once no dispatcher holds it pending (collector refresh-consumer.ts), so a
+    // request sent earlier would be answered by a version that cannot claim its own batch. A
+    // crash between the two leaves the refresh to the next request or warm (≤ 5 s).
+    if (ack.length > 0) await deps.redis.xack(deps.keys.events, DISPATCHER_GROUP, ...ack);
+    await requestSections(events, actions.sections, done);
+    return [];
   }
 
   /** Parses entries; malformed ones go straight to the dead letters. Retries not yet due wait. */
@@ -155,19 +159,28 @@ export function createDispatcher(deps: DispatcherDeps) {
   }
 
   /**
-   * Cache branch, part two: live state (the snapshot overlays it, so it goes first), then ONE
-   * refresh request for every section the batch's events name — a burst of events costs one
-   * rebuild per section, not one per event, and the collector coalesces further — alongside the
-   * threshold check, whose warnings are events of their own.
+   * Cache branch, part two: live worker state in Redis (the snapshot overlays it) and threshold
+   * crossings, whose warnings are events of their own.
    */
-  async function refreshAndCheck(events: AgentEvent[], persisted: PersistResult, eventsUpto?: string): Promise<void> {
-    await applyLiveState(deps.redis, deps.keys, events, deps.heartbeatTtlS);
-    const sections = new Set<SectionName>();
-    for (const event of events) for (const section of EVENT_DISPATCH_CONFIG[event.name].sections) sections.add(section);
+  async function applyLiveStateAndCheck(events: AgentEvent[], persisted: PersistResult): Promise<void> {
     await Promise.all([
-      sections.size > 0 ? requestRefresh(deps.redis, deps.keys, [...sections], `events:${events.length}`, { eventsUpto }) : undefined,
+      applyLiveState(deps.redis, deps.keys, events, deps.heartbeatTtlS),
       checkThresholds(deps.redis, deps.keys, latestLevels(persisted.queues)).then((warnings) => appendEvents(deps.redis, deps.keys, warnings)),
     ]);
+  }
+
+  /**
+   * Cache branch, part three: ONE refresh request for every section the batch's events name and
+   * every section showing what its actions wrote (a notification, a scaling recommendation). A
+   * burst of events costs one rebuild per section, not one per event, and the collector
+   * coalesces requests further.
+   */
+  async function requestSections(events: readonly AgentEvent[], fromActions: ReadonlySet<SectionName>, done: readonly Item[]): Promise<void> {
+    const sections = new Set<SectionName>(fromActions);
+    for (const event of events) for (const section of EVENT_DISPATCH_CONFIG[event.name].sections) sections.add(section);
+    if (sections.size === 0 || done.length === 0) return;
+    const upto = done.map((i) => i.entryId).reduce((a, b) => (compareStreamIds(a, b) >= 0 ? a : b));
+    await requestRefresh(deps.redis, deps.keys, [...sections], `events:${events.length}`, { eventsUpto: upto });
   }
 
   /** Websocket branch: one message per event to its rooms, for the gateways. */
