@@ -29,7 +29,7 @@
 // BENCH_NODE_ARGS (node flags for the services, e.g. "--cpu-prof").
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -37,6 +37,7 @@ import { fileURLToPath } from 'node:url';
 import Redis from 'ioredis';
 import pg from 'pg';
 import { cpuSampler } from './lib/cpu.mjs';
+import { postEvents } from './lib/http.mjs';
 import { createLogBook, scrapeSeries, startService, stopAll } from './lib/services.mjs';
 import { createWorkload } from './lib/workload.mjs';
 
@@ -116,29 +117,7 @@ async function until(check, timeoutMs, everyMs = 20) {
   }
 }
 
-function post(port, json) {
-  return new Promise((resolve) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/api/events',
-        method: 'POST',
-        agent,
-        headers: { authorization: `Bearer ${ingestToken}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) },
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode, body }));
-      },
-    );
-    req.setTimeout(15_000, () => req.destroy(new Error('timeout')));
-    req.on('error', (error) => resolve({ status: 0, body: error.message }));
-    req.end(json);
-  });
-}
+const post = (port, json) => postEvents(agent, port, ingestToken, json);
 
 /** Consumer-group state: pending (read, not acknowledged) and lag (not read yet). */
 async function groupState(stream, group) {

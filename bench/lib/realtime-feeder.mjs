@@ -8,35 +8,14 @@
 //   mode `publish`: what the dispatcher would publish for each event, one PUBLISH per event in one
 //                   pipeline per tick, straight onto `channel` — the gateways' (or the bare
 //                   servers') input without the api and dispatcher.
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
+import { postEvents } from './http.mjs';
 import Redis from 'ioredis';
 import { monoUs } from './realtime-ids.mjs';
 import { serveHelper } from './realtime-rpc.mjs';
 import { broadcastMessage, createRealtimeWorkload, EVENT_NAMES } from './realtime-workload.mjs';
 
-function post(agent, port, token, json) {
-  return new Promise((resolve) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/api/events',
-        method: 'POST',
-        agent,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) },
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode, body }));
-      },
-    );
-    req.setTimeout(15_000, () => req.destroy(new Error('timeout')));
-    req.on('error', (error) => resolve({ status: 0, body: error.message }));
-    req.end(json);
-  });
-}
+const post = postEvents;
 
 async function run({ mode, apiPort, ingestToken, redisUrl, channel, users, tag, rate, tickMs, warmupS, durationS, startAtUs, seed }) {
   const workload = createRealtimeWorkload({ users, tag, seed });

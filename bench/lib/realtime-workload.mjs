@@ -9,7 +9,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { eventId } from './realtime-ids.mjs';
-import { createWorkload } from './workload.mjs';
+import { createWorkload, prng } from './workload.mjs';
 
 const require = createRequire(import.meta.url);
 const root = join(import.meta.dirname, '..', '..');
@@ -17,17 +17,6 @@ const { EVENT_DISPATCH_CONFIG, roomsFor } = require(join(root, 'packages/contrac
 
 export const EVENT_NAMES = Object.keys(EVENT_DISPATCH_CONFIG);
 
-/** Deterministic PRNG (mulberry32), so two phases post the same mix to the same users. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * @param {object} options

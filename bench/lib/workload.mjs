@@ -27,7 +27,7 @@ function pick(weights, u) {
 }
 
 /** Deterministic PRNG (mulberry32), so two runs post the same mix. */
-function prng(seed) {
+export function prng(seed) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
