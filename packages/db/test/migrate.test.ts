@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import {
+import { SCHEMA_TABLES } from './support/tables';
   createTestDatabase,
   migrate,
   MIGRATIONS_DIR,
@@ -24,21 +25,6 @@ const onDisk = readdirSync(MIGRATIONS_DIR, { withFileTypes: true })
   });
 const names = onDisk.map((m) => m.name);
 
-const SCHEMA_TABLES = [
-  'agents',
-  'job_created_hours',
-  'job_created_minutes',
-  'job_duration_hours',
-  'job_finished_hours',
-  'jobs',
-  'log_entries',
-  'notifications',
-  'processed_events',
-  'queues',
-  'services',
-  'settings',
-  'workers',
-];
 
 let databases: TestDatabase[] = [];
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { get_dmmf } from '@prisma/prisma-schema-wasm';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '@agentos/db';
+import { SCHEMA_TABLES } from './support/tables';
 
 // schema.prisma and the hand-kept migration SQL must describe the same database. The schema is
 // read by Prisma's own parser (the wasm build the Prisma CLI uses, no schema engine needed), the
@@ -289,23 +290,7 @@ describe('schema.prisma and the migrations', () => {
 
     expect(compare(schema, await fromDatabase(client))).toEqual([]);
     // Guards against comparing two empty shapes: the schema was really read.
-    expect([...schema.tables.keys()].sort()).toEqual(
-      [
-        'agents',
-        'job_created_hours',
-        'job_created_minutes',
-        'job_duration_hours',
-        'job_finished_hours',
-        'jobs',
-        'log_entries',
-        'notifications',
-        'processed_events',
-        'queues',
-        'services',
-        'settings',
-        'workers',
-      ],
-    );
+    expect([...schema.tables.keys()].sort()).toEqual(SCHEMA_TABLES);
   });
 
   it('has the SQL-only extras it documents, and they are what the schema cannot say', async () => {
