@@ -126,7 +126,7 @@ export class SnapshotFeed {
     void this.run(async () => {
       this.loadQueued = false;
       await this.loadAndApply();
-    }).catch((error: unknown) => this.options.logger.warn({ err: error, version }, 'could not load an announced snapshot version'));
+    }).catch((error: unknown) => this.options.logger.warn({ err: error, version }, 'could not load an announced snapshot version (past the read deadline: Redis is slow, or this process is starved of CPU — compare nodejs_eventloop_lag_seconds); the next version catches up'));
   }
 
   /**
