@@ -49,7 +49,9 @@ interface Attempts {
 /**
  * The seed's EventDispatcher, per batch read off the event stream. For every event the three
  * branches of its dispatch rule — cache (persist, then refresh the named sections), websocket
- * (publish for the gateways), actions — and the event is acknowledged only when all succeeded.
+ * (publish for the gateways, at once, beside the persist), actions (after the persist: the
+ * notify_admin notification commits with it) — and the event is acknowledged only when all
+ * succeeded.
  * A failed event stays pending, is retried with backoff, and after `maxDeliveries` goes to the
  * dead-letter stream with the reason; the events behind it go on.
  */
@@ -60,6 +62,11 @@ export function createDispatcher(deps: DispatcherDeps) {
     const ack: string[] = [];
     const items = await decode(entries, ack);
     if (items.length === 0) return ack;
+
+    // Websocket branch, beside the persist: a socket message does not wait for the database. It
+    // is at least once either way (an event retried after a failed persist is published again).
+    const published = broadcast(items.map((i) => i.event));
+    published.catch(() => {}); // awaited below, with the other branches; no unhandled rejection meanwhile
 
     // Cache branch, part one: the effect in the database. One transaction for the batch; if it
     // fails, one per event, so one bad event cannot hold the others back.
@@ -85,7 +92,7 @@ export function createDispatcher(deps: DispatcherDeps) {
     // The other branches, in parallel. Redis being away fails the whole batch (thrown: nothing
     // acknowledged, all retried); an action fails only its own event.
     const events = done.map((i) => i.event);
-    const [, , actions] = await Promise.all([applyLiveStateAndCheck(events, persisted), broadcast(events), runActions(done)]);
+    const [, , actions] = await Promise.all([applyLiveStateAndCheck(events, persisted), published, runActions(done)]);
     for (const [entryId, reason] of actions.failures) failed.set(entryId, reason);
 
     for (const item of done) {
