@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -96,6 +97,33 @@ async function snapshotBy(port: number, token: string, deadline: number, launche
       intervalMs: 50,
       message: `200 from /api/admin/ssot (last: ${last})\n${tail(launcher)}`,
     },
+  );
+}
+
+/**
+ * A job's lifecycle posted as a job platform would: the dispatcher persists it in the embedded
+ * database (the persist function, the rollup triggers) and the snapshot shows it, completed.
+ */
+async function expectEventsFlow(port: number, token: string, ingestToken: string, deadline: number, launcher: Launcher): Promise<void> {
+  const job = { job_id: randomUUID(), queue: 'default', type: 'email' };
+  const response = await fetch(`http://127.0.0.1:${port}/api/events`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ingestToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      events: [
+        { name: 'job:created', payload: job },
+        { name: 'job:processing', payload: job },
+        { name: 'job:completed', payload: { ...job, duration_ms: 1234 } },
+      ],
+    }),
+  });
+  expect(response.status).toBe(202);
+  await waitFor(
+    async () => {
+      const body = await snapshotBy(port, token, deadline, launcher);
+      return body.dashboard.jobs.recent_jobs.some((j: { id: string; status: string }) => j.id === job.job_id && j.status === 'completed');
+    },
+    { timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: 100, message: `job ${job.job_id} completed in the snapshot\n${tail(launcher)}` },
   );
 }
 
@@ -225,6 +253,8 @@ describe('npm start (scripts/start.mjs)', () => {
 
     expectFullSnapshot(await snapshotBy(portBase, token, deadline, launcher));
     expect(launcher.output()).toMatch(/Database: demo data seeded \(\d+ jobs/);
+    const ingestToken = await fromOutput(launcher, /^ *ingest token: (\S+)$/m, deadline);
+    await expectEventsFlow(portBase, token, ingestToken, deadline, launcher);
     const databaseUrl = await fromOutput(launcher, /Database: embedded PGlite at (\S+)/, deadline);
     await expectSoundMultiplexing(databaseUrl);
 
