@@ -1,7 +1,8 @@
 import type { AnalyticsSection, JobStatus, SeriesPoint } from '@agentos/contracts';
 import type { SectionContext } from './context';
 import { round } from './dashboard';
-import { isoSql, windowStart } from './jobs';
+import { isoSql } from '../serialize';
+import { windowStart } from './jobs';
 
 /**
  * Success rate, processing time and the two time series over the 24 hourly buckets ending now,

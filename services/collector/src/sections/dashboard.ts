@@ -1,6 +1,7 @@
 import type { DashboardSection, JobSummary, Notification } from '@agentos/contracts';
 import type { SectionContext } from './context';
-import { isoSql, jobSummariesSql, startOfUtcDay, windowStart } from './jobs';
+import { isoSql } from '../serialize';
+import { jobSummariesSql, startOfUtcDay, windowStart } from './jobs';
 import { loadServices } from './services';
 import { loadWorkers } from './workers';
 

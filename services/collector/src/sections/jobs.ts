@@ -1,18 +1,13 @@
-import type { JobSummary } from '@agentos/contracts';
+import { isoSql } from '../serialize';
 
 /** Longest `error` text a job summary carries; longer ones are cut with an ellipsis. */
 const MAX_ERROR_CHARS = 500;
-
-/** SQL: a timestamptz as JSON's ISO 8601 UTC string (what Date#toISOString writes), or null. */
-export function isoSql(column: string): string {
-  return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-}
 
 /**
  * SQL: the JSON of one `jobs` row (alias `j`) exactly as the snapshot lists it (JobSummary), so a
  * section reads its jobs in the same query as its counts, with no per-row mapping afterwards.
  */
-export const JOB_SUMMARY_JSON = `json_build_object(
+const JOB_SUMMARY_JSON = `json_build_object(
   'id', j.id, 'queue', j.queue, 'type', j.type, 'status', j.status, 'user_id', j.user_id,
   'agent', j.agent, 'worker_id', j.worker_id, 'attempts', j.attempts, 'progress', j.progress,
   'error', CASE WHEN length(j.error) > ${MAX_ERROR_CHARS} THEN left(j.error, ${MAX_ERROR_CHARS - 1}) || '…' ELSE j.error END,
@@ -23,8 +18,6 @@ export const JOB_SUMMARY_JSON = `json_build_object(
 export function jobSummariesSql(rows: string, order: string): string {
   return `(SELECT coalesce(json_agg(${JOB_SUMMARY_JSON} ORDER BY ${order}), '[]') FROM (${rows}) AS j)`;
 }
-
-export type { JobSummary };
 
 /** Start of the UTC day of `now`. */
 export function startOfUtcDay(now: Date): Date {

@@ -1,7 +1,8 @@
 import type { JobSummary, QueueSection } from '@agentos/contracts';
 import type { SectionContext } from './context';
 import { defaultPendingThreshold } from './configuration';
-import { isoSql, jobSummariesSql, windowStart } from './jobs';
+import { isoSql } from '../serialize';
+import { jobSummariesSql, windowStart } from './jobs';
 
 const AWAITING_FAILED = 10;
 const AWAITING_PENDING = 10;
