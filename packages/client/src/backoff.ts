@@ -8,3 +8,12 @@ export function backoffDelay(failures: number, minMs: number, maxMs: number, ran
   const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(failures, 30));
   return ceiling / 2 + random() * (ceiling / 2);
 }
+
+/** `Retry-After` in seconds or as an HTTP date, in ms; 0 when absent or unreadable. */
+export function parseRetryAfter(header: string | null): number {
+  if (!header) return 0;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? 0 : Math.max(0, at - Date.now());
+}

@@ -6,6 +6,7 @@ import {
   MAX_EVENTS_PER_BATCH,
   MAX_INGEST_BYTES,
 } from '@agentos/contracts';
+import { parseRetryAfter } from './backoff';
 import { IngestError, PublisherClosedError } from './errors';
 
 export interface EventPublisherOptions {
@@ -288,15 +289,6 @@ async function errorFrom(res: Response, attempt: number): Promise<IngestError> {
     /* not the api's JSON */
   }
   return new IngestError(`HTTP ${res.status} ${res.statusText}`.trim(), res.status, `http_${res.status}`, [], attempt);
-}
-
-/** `Retry-After` in seconds or as an HTTP date, in ms; 0 when absent or unreadable. */
-function parseRetryAfter(header: string | null): number {
-  if (!header) return 0;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? 0 : Math.max(0, at - Date.now());
 }
 
 function delay(ms: number): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Snapshot } from '@agentos/contracts';
+import { parseRetryAfter } from './backoff';
 import { SnapshotReadError } from './errors';
 
 /** Where the api says an answer came from (`X-SSOT-Source`, CONTRACT §4). */
@@ -84,15 +85,6 @@ async function errorMessage(res: Response): Promise<string> {
   } catch {
     return '';
   }
-}
-
-/** `Retry-After` in seconds or as an HTTP date, in ms; 0 when absent or unreadable. */
-function parseRetryAfter(header: string | null): number {
-  if (!header) return 0;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? 0 : Math.max(0, at - Date.now());
 }
 
 function messageOf(error: unknown): string {
