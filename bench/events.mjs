@@ -37,6 +37,7 @@ import { fileURLToPath } from 'node:url';
 import Redis from 'ioredis';
 import pg from 'pg';
 import { cpuSampler } from './lib/cpu.mjs';
+import { copyOfTemplate, referenceTemplate } from './lib/dataset.mjs';
 import { postEvents } from './lib/http.mjs';
 import { createLogBook, scrapeSeries, startService, stopAll } from './lib/services.mjs';
 import { createWorkload } from './lib/workload.mjs';
@@ -233,65 +234,16 @@ function firstCovering(marks, entry) {
 // Setup
 
 async function benchDatabase() {
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    const exists = (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [TEMPLATE_DB])).rowCount > 0;
-    if (!exists) await admin.query(`CREATE DATABASE ${TEMPLATE_DB}`);
-    const templateUrl = db.withDatabaseName(adminUrl, TEMPLATE_DB);
-    await db.migrate(templateUrl);
-    const client = new pg.Client({ connectionString: templateUrl });
-    await client.connect();
-    const { rows } = await client.query('SELECT count(*)::int AS n FROM jobs');
-    await client.end();
-    if (rows[0].n !== 200_000 || process.env.BENCH_RESEED === '1') {
-      log('seeding the reference dataset (200,000 jobs) …');
-      const t0 = performance.now();
-      await db.seedReferenceDataset(templateUrl, {});
-      log(`seeded in ${round((performance.now() - t0) / 1000)} s`);
-    }
-    const info = new pg.Client({ connectionString: templateUrl });
-    await info.connect();
-    const { rows: seeded } = await info.query(
-      `SELECT (SELECT count(*)::int FROM jobs) AS jobs, (SELECT count(*)::int FROM processed_events) AS processed,
-              extract(epoch FROM now() - (SELECT max(created_at) FROM jobs))::float8 / 3600 AS age_h`,
-    );
-    await info.end();
-    if (seeded[0].age_h > 24) log(`warning: the dataset was seeded ${round(seeded[0].age_h)} h ago; its last 24 h are thinner than production's (BENCH_RESEED=1)`);
-
-    return { jobs: seeded[0].jobs, seeded_hours_ago: round(seeded[0].age_h) };
-  } finally {
-    await admin.end();
-  }
+  return referenceTemplate(adminUrl, TEMPLATE_DB, log);
 }
 
 /**
  * A fresh copy of the seeded template for one phase (a second or so), so every phase starts from
- * the same data: what one phase's events add (tens of thousands of jobs in the last hour, which
- * the analytics and dashboard aggregates scan) never weighs on the next one.
+ * the same data: what one phase's events add never weighs on the next one.
  */
 async function freshDatabase() {
   await pool?.end();
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${RUN_DB} WITH (FORCE)`);
-    // The template must have no session open; autovacuum may hold one briefly, hence the retries.
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        // FILE_COPY: the copy's checkpoint happens here, not as a burst of WAL (the default
-        // strategy logs all ~100 MB) that forces a checkpoint in the middle of the phase.
-        await admin.query(`CREATE DATABASE ${RUN_DB} TEMPLATE ${TEMPLATE_DB} STRATEGY FILE_COPY`);
-        break;
-      } catch (error) {
-        if (error.code !== '55006' || attempt >= 20) throw error;
-        await sleep(500);
-      }
-    }
-  } finally {
-    await admin.end();
-  }
-  runUrl = db.withDatabaseName(adminUrl, RUN_DB);
+  runUrl = await copyOfTemplate(adminUrl, TEMPLATE_DB, RUN_DB);
   pool = new pg.Pool({ connectionString: runUrl, max: 2, application_name: 'bench' });
 }
 

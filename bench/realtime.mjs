@@ -51,6 +51,7 @@ import { fileURLToPath } from 'node:url';
 import Redis from 'ioredis';
 import pg from 'pg';
 import { cpuSampler } from './lib/cpu.mjs';
+import { copyOfTemplate, referenceTemplate } from './lib/dataset.mjs';
 import { monoUs, newTag, wallMinusMonoUs } from './lib/realtime-ids.mjs';
 import { forkHelper } from './lib/realtime-rpc.mjs';
 import { queueSampler } from './lib/realtime-queues.mjs';
@@ -224,56 +225,12 @@ const chunk = (n, parts) => {
 // Database (the socketio phase's dispatcher and collector)
 
 async function templateDatabase() {
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    const exists = (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [TEMPLATE_DB])).rowCount > 0;
-    if (!exists) await admin.query(`CREATE DATABASE ${TEMPLATE_DB}`);
-  } finally {
-    await admin.end();
-  }
-  const templateUrl = db.withDatabaseName(adminUrl, TEMPLATE_DB);
-  await db.migrate(templateUrl);
-  const client = new pg.Client({ connectionString: templateUrl });
-  await client.connect();
-  try {
-    let { rows } = await client.query('SELECT count(*)::int AS n FROM jobs');
-    if (rows[0].n !== 200_000 || process.env.BENCH_RESEED === '1') {
-      log('seeding the reference dataset (200,000 jobs) into the template, once …');
-      const t0 = performance.now();
-      await db.seedReferenceDataset(templateUrl, {});
-      log(`seeded in ${round((performance.now() - t0) / 1000)} s`);
-    }
-    ({ rows } = await client.query(
-      `SELECT (SELECT count(*)::int FROM jobs) AS jobs, extract(epoch FROM now() - (SELECT max(created_at) FROM jobs))::float8 / 3600 AS age_h`,
-    ));
-    if (rows[0].age_h > 24) log(`note: the dataset was seeded ${round(rows[0].age_h)} h ago; its last 24 h are thinner than production's (BENCH_RESEED=1)`);
-    return { template: TEMPLATE_DB, jobs: rows[0].jobs, seeded_hours_ago: round(rows[0].age_h) };
-  } finally {
-    await client.end();
-  }
+  return { template: TEMPLATE_DB, ...(await referenceTemplate(adminUrl, TEMPLATE_DB, log)) };
 }
 
 async function runDatabase() {
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${RUN_DB} WITH (FORCE)`);
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        runDbCreated = true;
-        await admin.query(`CREATE DATABASE ${RUN_DB} TEMPLATE ${TEMPLATE_DB} STRATEGY FILE_COPY`);
-        break;
-      } catch (error) {
-        // The template must have no session open (autovacuum may hold one briefly).
-        if (error.code !== '55006' || attempt >= 20) throw error;
-        await sleep(500);
-      }
-    }
-  } finally {
-    await admin.end();
-  }
-  const url = db.withDatabaseName(adminUrl, RUN_DB);
+  runDbCreated = true;
+  const url = await copyOfTemplate(adminUrl, TEMPLATE_DB, RUN_DB);
   pool = new pg.Pool({ connectionString: url, max: 2, application_name: 'bench' });
   return url;
 }
