@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import {
-import { SCHEMA_TABLES } from './support/tables';
   createTestDatabase,
   migrate,
   MIGRATIONS_DIR,
@@ -13,6 +12,7 @@ import { SCHEMA_TABLES } from './support/tables';
   type TestDatabase,
   UnfinishedMigrationError,
 } from '@agentos/db';
+import { SCHEMA_TABLES } from './support/tables';
 
 // Read straight from disk, not through the runner's loader, so a loader bug cannot hide here.
 const onDisk = readdirSync(MIGRATIONS_DIR, { withFileTypes: true })
