@@ -16,6 +16,13 @@ export const collectorEnv = z.object({
    * request): only for measuring what coalescing saves (bench:events). @default 200
    */
   REFRESH_BATCH: z.coerce.number().int().positive().default(200),
+  /**
+   * Shortest time from the start of one build to the start of the next. 0 builds again as soon as
+   * a request waits (freshest snapshot; under a steady event load the collector then rebuilds
+   * back to back and takes whatever CPU is free). A few tens of ms trade that much freshness for
+   * fewer builds, and fewer snapshot versions for every gateway to diff and send. @default 0
+   */
+  REFRESH_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(10_000).default(0),
   /** Connections to PostgreSQL; the sections of one build run on them in parallel. @default 10 */
   DB_POOL_MAX: z.coerce.number().int().positive().default(10),
 });

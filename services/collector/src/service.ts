@@ -46,7 +46,11 @@ export async function startCollectorService(
       serviceHeartbeatStaleS: 15,
     },
   });
-  const consumer = startRefreshConsumer({ blocking, redis, keys, collector, logger, metrics }, { consumer: ctx.instance, batch: config.REFRESH_BATCH });
+  const consumer = startRefreshConsumer({ blocking, redis, keys, collector, logger, metrics }, {
+    consumer: ctx.instance,
+    batch: config.REFRESH_BATCH,
+    minIntervalMs: config.REFRESH_MIN_INTERVAL_MS,
+  });
   ctx.heartbeat(redis, async () => ({ database_ms: await databaseRoundTripMs(prisma) }));
 
   let server: Server | undefined;

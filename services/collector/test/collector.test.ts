@@ -6,6 +6,7 @@ import { loadCollectorConfig } from '../src/config';
 import { startCollectorService, type CollectorService } from '../src/service';
 import { cleanupNamespace, TEST_REDIS_URL, uniqueNamespace } from '../../../test/support/redis';
 import { startTcpProxy } from '../../../test/support/tcp-proxy';
+import { waitFor } from '../../../test/support/wait';
 
 function configFor(namespace: string, databaseUrl: string, extra: Record<string, string> = {}) {
   return loadCollectorConfig({
@@ -220,6 +221,35 @@ describe('collector', () => {
       const covered = watcher.waitFor((a) => a.events_upto !== undefined && compareStreamIds(a.events_upto, done) >= 0, 5000);
       await redis.xack(keys.events, DISPATCHER_GROUP, held);
       expect(await covered).not.toBeNull();
+    } finally {
+      await watcher.stop();
+      subscriber.disconnect();
+    }
+  });
+
+  it('with REFRESH_MIN_INTERVAL_MS, answers every request with builds at least that far apart', async () => {
+    const { db, namespace } = await setup();
+    const service = await startCollectorService(configFor(namespace, db.url, { REFRESH_MIN_INTERVAL_MS: '300' }));
+    started.push(service);
+    const keys = redisKeys(namespace);
+    const subscriber = new Redis(TEST_REDIS_URL);
+    const watcher = new VersionWatcher(subscriber, keys);
+    await watcher.start();
+    const announced: { at: number; requests: string[] }[] = [];
+    watcher.on((a) => announced.push({ at: Date.now(), requests: a.requests }));
+    try {
+      // 12 requests, one every 50 ms: about 600 ms of them.
+      const ids: string[] = [];
+      for (let i = 0; i < 12; i += 1) {
+        ids.push(await requestRefresh(redis, keys, ['logs'], 'test'));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const answered = () => new Set(announced.flatMap((a) => a.requests));
+      await waitFor(() => ids.every((id) => answered().has(id)), { timeoutMs: 5000, message: 'every request answered' });
+      // Every request answered, by builds at least ~300 ms apart: 2 to 4 of them, not 12.
+      expect(announced.length).toBeGreaterThanOrEqual(2);
+      expect(announced.length).toBeLessThanOrEqual(4);
+      for (let i = 1; i < announced.length; i += 1) expect(announced[i]!.at - announced[i - 1]!.at).toBeGreaterThanOrEqual(250);
     } finally {
       await watcher.stop();
       subscriber.disconnect();
