@@ -187,7 +187,7 @@ describe('EventPublisher against a real api', () => {
       name: 'IngestError',
       status: 401,
       code: 'unauthorized',
-      message: 'invalid ingest token',
+      message: 'unauthorized',
     });
     expect(calls).toHaveLength(1);
     expect(await redis.xlen(keys.events)).toBe(0);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AUTH_DEFAULTS } from './auth';
 import { ConfigError } from './errors';
 
 /**
@@ -38,18 +39,48 @@ export const snapshotEnv = {
 
 export const authEnv = {
   AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** JWKS endpoint; https only, unless AUTH_JWKS_ALLOW_HTTP (AUTH_REQUIRED checks it). */
   AUTH_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /**
+   * Development only: allow an `http:` AUTH_JWKS_URL. Keys fetched in clear text can be replaced
+   * by anyone on the path, who can then sign any token. @default false
+   */
+  AUTH_JWKS_ALLOW_HTTP: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .default('false')
+    .transform((value) => value === 'true'),
+  /** Longest wait for the JWKS endpoint; past it the token is refused (401). @default 5000 */
+  AUTH_JWKS_TIMEOUT_MS: positiveInt.max(60_000).default(AUTH_DEFAULTS.jwksTimeoutMs),
   AUTH_ISSUER: z.string().min(1).optional(),
   AUTH_AUDIENCE: z.string().min(1).optional(),
+  /** Clock skew allowed between us and the token issuer on `exp`, `nbf` and `iat`, s. @default 30 */
+  AUTH_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(AUTH_DEFAULTS.clockToleranceS),
 };
+export type AuthEnv = z.infer<z.ZodObject<typeof authEnv>>;
 
 export function portEnv(defaultPort: number) {
   return { PORT: port.default(defaultPort) };
 }
 
-/** Services that verify user tokens need a secret or a JWKS endpoint: pass this to `loadEnv`. */
-export const AUTH_REQUIRED: EnvRule = (env) =>
-  env.AUTH_JWT_SECRET || env.AUTH_JWKS_URL ? [] : ['  AUTH_JWT_SECRET: one of AUTH_JWT_SECRET or AUTH_JWKS_URL is required'];
+/**
+ * Services that verify user tokens need a secret or a JWKS endpoint, the endpoint https unless
+ * AUTH_JWKS_ALLOW_HTTP: pass this to `loadEnv`.
+ */
+export const AUTH_REQUIRED: EnvRule = (env) => [
+  ...(env.AUTH_JWT_SECRET || env.AUTH_JWKS_URL ? [] : ['  AUTH_JWT_SECRET: one of AUTH_JWT_SECRET or AUTH_JWKS_URL is required']),
+  ...JWKS_HTTPS(env),
+];
+
+/** An `http:` AUTH_JWKS_URL only with AUTH_JWKS_ALLOW_HTTP=true (part of AUTH_REQUIRED). */
+export const JWKS_HTTPS: EnvRule = (env) =>
+  isHttpUrl(env.AUTH_JWKS_URL) && env.AUTH_JWKS_ALLOW_HTTP !== 'true'
+    ? ['  AUTH_JWKS_URL: must be https (AUTH_JWKS_ALLOW_HTTP=true allows http, for development only)']
+    : [];
+
+function isHttpUrl(value: string | undefined): boolean {
+  if (value === undefined || !URL.canParse(value)) return false;
+  return new URL(value).protocol === 'http:';
+}
 
 /**
  * A check across variables, run on the raw environment even when the schema fails elsewhere (a

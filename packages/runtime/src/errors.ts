@@ -17,8 +17,30 @@ export class ConfigError extends SsotError {
   readonly code = 'invalid_config';
 }
 
+/**
+ * No valid credentials. The client is told only `unauthorized` (the message, with no details):
+ * an answer that says why a token failed helps whoever is forging one. `reason` says why, for
+ * logs.
+ */
 export class UnauthorizedError extends SsotError {
   readonly code = 'unauthorized';
+  constructor(readonly reason: string) {
+    super('unauthorized');
+  }
+}
+
+/**
+ * A token could not be checked: the key set (JWKS) did not answer in time or was unusable. Not
+ * the token's fault, so it is not an UnauthorizedError: callers log it as a problem of ours. The
+ * client is still told exactly what any refused client is told (`unauthorized`, 401 — same code):
+ * it cannot act on the difference, whether our key server is reachable is none of its business,
+ * and the same token is accepted again once the keys can be fetched. `reason` says what failed.
+ */
+export class KeySetUnavailableError extends SsotError {
+  readonly code = 'unauthorized';
+  constructor(readonly reason: string) {
+    super('unauthorized');
+  }
 }
 
 export class ForbiddenError extends SsotError {

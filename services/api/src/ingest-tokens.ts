@@ -28,7 +28,7 @@ export class IngestTokens {
     const digest = sha256(token);
     let known = false;
     for (const candidate of this.digests) known = timingSafeEqual(digest, candidate) || known;
-    if (!known) throw new UnauthorizedError('invalid ingest token');
+    if (!known) throw new UnauthorizedError('unknown ingest token');
     return digest.toString('hex').slice(0, 16);
   }
 }

@@ -1,6 +1,6 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createServiceContext, createTokenVerifier, healthHandler, type Logger, VersionWatcher } from '@agentos/runtime';
+import { authOptions, createServiceContext, createTokenVerifier, healthHandler, type Logger, VersionWatcher } from '@agentos/runtime';
 import type { Registry } from 'prom-client';
 import { createApp } from './app';
 import type { ApiConfig } from './config';
@@ -47,12 +47,7 @@ export async function startApiService(
       metrics.rebuildRequests.inc();
     },
   });
-  const verifier = createTokenVerifier({
-    secret: config.AUTH_JWT_SECRET,
-    jwksUrl: config.AUTH_JWKS_URL,
-    issuer: config.AUTH_ISSUER,
-    audience: config.AUTH_AUDIENCE,
-  });
+  const verifier = createTokenVerifier(authOptions(config));
   const health = healthHandler({
     registry,
     readiness: {

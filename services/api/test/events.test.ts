@@ -150,16 +150,16 @@ describe('POST /api/events', () => {
 
       const none = await post(api, event, null);
       expect(none.status).toBe(401);
-      expect(none.body).toEqual({ error: { code: 'unauthorized', message: 'missing bearer token' } });
+      expect(none.body).toEqual({ error: { code: 'unauthorized', message: 'unauthorized' } });
 
       const basic = await request(api.app).post('/api/events').set('Authorization', `Basic ${Buffer.from('a:b').toString('base64')}`).send(event);
       expect(basic.status).toBe(401);
-      expect(basic.body).toEqual({ error: { code: 'unauthorized', message: 'missing bearer token' } });
+      expect(basic.body).toEqual({ error: { code: 'unauthorized', message: 'unauthorized' } });
 
       for (const token of [`${TOKEN_A}x`, TOKEN_A.slice(0, -1), admin]) {
         const res = await post(api, event, token);
         expect(res.status).toBe(401);
-        expect(res.body).toEqual({ error: { code: 'unauthorized', message: 'invalid ingest token' } });
+        expect(res.body).toEqual({ error: { code: 'unauthorized', message: 'unauthorized' } });
       }
       // The second token of the list is as good as the first.
       expect((await post(api, jobCreated(), TOKEN_B)).status).toBe(202);
@@ -177,7 +177,7 @@ describe('POST /api/events', () => {
       for (const token of [TOKEN_A, admin, 'x']) {
         const res = await post(api, jobCreated(), token);
         expect(res.status).toBe(401);
-        expect(res.body).toEqual({ error: { code: 'unauthorized', message: 'invalid ingest token' } });
+        expect(res.body).toEqual({ error: { code: 'unauthorized', message: 'unauthorized' } });
       }
       expect(await xlen()).toBe(0);
     });

@@ -82,7 +82,7 @@ describe('GET /api/admin/ssot', () => {
 
       const none = await request(api.app).get('/api/admin/ssot');
       expect(none.status).toBe(401);
-      expect(none.body).toEqual({ error: { code: 'unauthorized', message: 'missing bearer token' } });
+      expect(none.body).toEqual({ error: { code: 'unauthorized', message: 'unauthorized' } });
 
       const asUser = await request(api.app).get('/api/admin/ssot').set('Authorization', `Bearer ${user}`);
       expect(asUser.status).toBe(403);

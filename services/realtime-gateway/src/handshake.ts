@@ -36,7 +36,7 @@ export function authenticateHandshake(verifier: TokenVerifier, metrics: GatewayM
     } catch (error) {
       metrics.authFailures.inc({ reason: 'invalid' });
       // Anything but a refused token (a JWKS endpoint that does not answer) is ours to look at.
-      if (error instanceof UnauthorizedError) logger.debug({ reason: error.message }, 'handshake refused');
+      if (error instanceof UnauthorizedError) logger.debug({ reason: error.reason }, 'handshake refused');
       else logger.warn({ err: error }, 'handshake refused: token could not be checked');
       next(new Error(UNAUTHORIZED));
     }

@@ -1,6 +1,6 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo, Socket as NetSocket } from 'node:net';
-import { createServiceContext, createTokenVerifier, healthHandler, type Logger, type Redis, VersionWatcher, withTimeout } from '@agentos/runtime';
+import { authOptions, createServiceContext, createTokenVerifier, healthHandler, type Logger, type Redis, VersionWatcher, withTimeout } from '@agentos/runtime';
 import { createAdapter } from '@socket.io/redis-adapter';
 import type { Registry } from 'prom-client';
 import type { Server } from 'socket.io';
@@ -44,12 +44,7 @@ export async function startGatewayService(
   const redis = ctx.redis('command');
   const subscriber = ctx.redis('subscriber');
 
-  const verifier = createTokenVerifier({
-    secret: config.AUTH_JWT_SECRET,
-    jwksUrl: config.AUTH_JWKS_URL,
-    issuer: config.AUTH_ISSUER,
-    audience: config.AUTH_AUDIENCE,
-  });
+  const verifier = createTokenVerifier(authOptions(config));
   const feed = new SnapshotFeed({
     redis,
     keys,
