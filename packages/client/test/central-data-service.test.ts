@@ -77,7 +77,8 @@ describe('CentralDataService against the real api, gateway and collector', () =>
     api = await startApiService(loadApiConfig({ ...env, AUTH_JWT_SECRET: TEST_SECRET, PORT: '0', SNAPSHOT_MAX_AGE_MS: '50' }), { listen: true });
     // The gateway learns of versions only from announcements (its periodic check is off), so a
     // test can write a version only the api sees.
-    gateway = await startGatewayService(loadGatewayConfig({ ...env, AUTH_JWT_SECRET: TEST_SECRET, PORT: '0', VERSION_CHECK_MS: '600000' }));
+    // No clock tolerance: a token expiring in 2 s ends its connection in 2 s, not 32.
+    gateway = await startGatewayService(loadGatewayConfig({ ...env, AUTH_JWT_SECRET: TEST_SECRET, AUTH_CLOCK_TOLERANCE_S: '0', PORT: '0', VERSION_CHECK_MS: '600000' }));
     apiProxy = await startTcpProxy('127.0.0.1', (api.server!.address() as AddressInfo).port);
     gatewayProxy = await startTcpProxy('127.0.0.1', gateway.port);
     apiUrl = `http://127.0.0.1:${apiProxy.port}`;

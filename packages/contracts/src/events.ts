@@ -76,6 +76,12 @@ export type AgentEvent = {
   [N in EventName]: { id: string; name: N; payload: EventPayload<N>; occurred_at: string };
 }[EventName];
 
+/**
+ * Furthest ahead of the server's clock an `occurred_at` may be (CONTRACT §5): a heartbeat dated
+ * 2099 would otherwise keep its worker online for ever. Past it, the event is refused.
+ */
+export const MAX_OCCURRED_AT_AHEAD_MS = 5 * 60 * 1000;
+
 /** Most events in one `POST /api/events` batch. */
 export const MAX_EVENTS_PER_BATCH = 500;
 /** Largest `POST /api/events` body, bytes. */

@@ -6,6 +6,8 @@ import { ForbiddenError, KeySetUnavailableError, UnauthorizedError } from './err
 export interface Principal {
   sub: string;
   role: 'admin' | 'user';
+  /** When the verifier stops accepting the token (ms since epoch): its `exp` plus the clock tolerance. */
+  expiresAt: number;
 }
 
 export interface AuthOptions {
@@ -74,6 +76,9 @@ export interface TokenVerifier {
   verifyAdmin(token: string | undefined): Promise<Principal>;
 }
 
+/** Longest token looked at: real ones are well under 2 kB, and the limit bounds the cache. */
+export const MAX_TOKEN_LENGTH = 8192;
+
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'];
 
 /** The verification key for a token's header. The same key object until the key set changes. */
@@ -99,6 +104,8 @@ export function createTokenVerifier(options: AuthOptions): TokenVerifier {
 
   async function verify(token: string | undefined): Promise<Principal> {
     if (!token) throw new UnauthorizedError('missing bearer token');
+    // Not worth parsing, nor keeping as a cache key.
+    if (token.length > MAX_TOKEN_LENGTH) throw new UnauthorizedError(`token over ${MAX_TOKEN_LENGTH} characters`);
     const cached = cache.get(token);
     if (cached && cached.until > Date.now() && (await keyStillServed(cached))) return cached.principal;
     if (cached) cache.delete(token);
@@ -118,12 +125,12 @@ export function createTokenVerifier(options: AuthOptions): TokenVerifier {
     const { payload, protectedHeader, key } = verified;
     const role = payload.role;
     if (role !== 'admin' && role !== 'user') throw new UnauthorizedError('"role" claim must be admin or user');
-    const principal: Principal = { sub: String(payload.sub), role };
+    const principal: Principal = { sub: String(payload.sub), role, expiresAt: (payload.exp! + clockTolerance) * 1000 };
     // A token whose `nbf` is still ahead (accepted within the tolerance) is not remembered: the
     // cache only answers for tokens that were valid outright when checked.
     if (payload.nbf === undefined || payload.nbf * 1000 <= Date.now()) {
       if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
-      cache.set(token, { principal, until: (payload.exp! + clockTolerance) * 1000, header: protectedHeader, key });
+      cache.set(token, { principal, until: principal.expiresAt, header: protectedHeader, key });
     }
     return principal;
   }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AUTH_DEFAULTS } from './auth';
 import { ConfigError } from './errors';
+import { EVENT_STREAM_MAXLEN } from './events';
 
 /**
  * Environment loading (CONTRACT §2). Each service declares one zod object of the variables it
@@ -24,6 +25,35 @@ export const redisEnv = {
 export const commonEnv = {
   ...redisEnv,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * Longest wait for the answer to one Redis command (blocking reads excepted). Past it the
+   * command fails, so a Redis that stops answering without closing the connection (a blackholed
+   * network, a failover in progress) costs a request this long at most, never a hang. A connection
+   * that receives nothing for three times this is dropped and dialled again. @default 1000
+   */
+  REDIS_COMMAND_TIMEOUT_MS: positiveInt.max(60_000).default(1000),
+  /**
+   * A background loop (stream consumer, sweeper, warmer, the Redis probe) that has made no
+   * progress for this long turns `/healthz` red, so Kubernetes restarts the pod. @default 10000
+   */
+  WATCHDOG_TIMEOUT_MS: positiveInt.min(1000).default(10_000),
+  /** Longest time a client may take to send its request headers (slowloris). @default 10000 */
+  HTTP_HEADERS_TIMEOUT_MS: positiveInt.default(10_000),
+  /** Longest time a client may take to send a whole request, body included. @default 30000 */
+  HTTP_REQUEST_TIMEOUT_MS: positiveInt.default(30_000),
+  /** How long an idle keep-alive connection is kept; above the load balancer's idle timeout. @default 65000 */
+  HTTP_KEEPALIVE_TIMEOUT_MS: positiveInt.default(65_000),
+};
+
+/** For every service that writes to the event stream (api, dispatcher, cache-warmer). */
+export const eventStreamEnv = {
+  /**
+   * Entries kept on the event stream, trimmed approximately (`XADD MAXLEN ~`) by every writer.
+   * Trimming drops the oldest entries whether or not a dispatcher has read them: at R events/s the
+   * stream covers a dispatcher outage of about MAXLEN / R seconds (memory: roughly the event JSON
+   * plus ~50 bytes per entry). @default 1000000
+   */
+  EVENT_STREAM_MAXLEN: positiveInt.default(EVENT_STREAM_MAXLEN),
 };
 
 export const databaseEnv = {
@@ -57,6 +87,16 @@ export const authEnv = {
   AUTH_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(AUTH_DEFAULTS.clockToleranceS),
 };
 export type AuthEnv = z.infer<z.ZodObject<typeof authEnv>>;
+
+/**
+ * `CORS_ORIGINS` (CONTRACT §2), shared by the api and the gateway: comma-separated origins
+ * (`scheme://host[:port]`), or `*`. @default none: same origin only
+ */
+export const corsOriginsEnv = z
+  .string()
+  .default('')
+  .transform((list) => list.split(',').map((origin) => origin.trim().replace(/\/+$/, '')).filter((origin) => origin !== ''))
+  .refine((origins) => origins.every((o) => o === '*' || /^https?:\/\/[^/\s]+$/.test(o)), 'each origin must be * or scheme://host[:port], without a path');
 
 export function portEnv(defaultPort: number) {
   return { PORT: port.default(defaultPort) };

@@ -1,7 +1,9 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
+import { createHttpServer, type HttpServerOptions } from './http-server';
 import { withTimeout } from './timeout';
+import type { Watchdog } from './watchdog';
 
 /** A named readiness check: resolves when the dependency answers, throws when it does not. */
 export type ReadinessCheck = () => Promise<unknown>;
@@ -12,10 +14,13 @@ export interface HealthOptions {
   readiness: Record<string, ReadinessCheck>;
   /** @default 1000 */
   checkTimeoutMs?: number;
+  /** Loops whose progress `/healthz` reports: red (503) while any is stuck past its deadline. */
+  watchdog?: Watchdog;
 }
 
 /**
- * `/healthz` (the process is alive), `/readyz` (every dependency answered) and `/metrics`
+ * `/healthz` (the process is alive and its loops make progress), `/readyz` (every dependency
+ * answered) and `/metrics`
  * (Prometheus text) as a plain request handler, so the api mounts it in express and the other
  * services serve it alone. Returns false for any other path.
  */
@@ -24,7 +29,9 @@ export function healthHandler(options: HealthOptions) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
-      send(res, 200, 'application/json', '{"status":"ok"}');
+      const stuck = options.watchdog?.stuck() ?? [];
+      if (stuck.length === 0) send(res, 200, 'application/json', '{"status":"ok"}');
+      else send(res, 503, 'application/json', JSON.stringify({ status: 'stuck', stuck }));
       return true;
     }
     if (path === '/readyz') {
@@ -52,16 +59,16 @@ export function healthHandler(options: HealthOptions) {
 }
 
 /** The small HTTP server of the services that have no other: health, readiness, metrics. */
-export async function startHealthServer(port: number, options: HealthOptions, host?: string): Promise<Server> {
+export async function startHealthServer(port: number, options: HealthOptions & { http?: HttpServerOptions }, host?: string): Promise<Server> {
   const handle = healthHandler(options);
-  const server = createServer((req, res) => {
+  const server = createHttpServer((req, res) => {
     handle(req, res).then(
       (handled) => {
         if (!handled) send(res, 404, 'application/json', '{"error":{"code":"not_found","message":"no such path"}}');
       },
       () => send(res, 500, 'application/json', '{"error":{"code":"internal","message":"health handler failed"}}'),
     );
-  });
+  }, options.http);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

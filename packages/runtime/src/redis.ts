@@ -11,6 +11,13 @@ export type { Redis } from 'ioredis';
  * - `blocking`: XREADGROUP BLOCK and the like, on a connection of their own so they never hold up
  *   other commands. Callers keep BLOCK short and watch for hangs (ioredis re-sends blocking
  *   commands on reconnect: ioredis#1285).
+ *
+ * Silent faults. A Redis that stops answering without closing the connection (a blackholed
+ * network, a half-dead TCP peer) would leave a command waiting for ever: command connections give
+ * each command `commandTimeoutMs`, and every role drops a connection that receives nothing for a
+ * while after writing (`socketTimeout`) and dials again. After a failover the old primary answers
+ * writes with READONLY: the connection is dropped and redialled (DNS or Sentinel then lead to the
+ * new primary) and the command sent again.
  */
 export type RedisRole = 'command' | 'subscriber' | 'blocking';
 
@@ -20,21 +27,40 @@ export interface RedisConnectionOptions {
   role: RedisRole;
   /** @default 2000 */
   connectTimeoutMs?: number;
+  /** Longest wait for one command's answer on a `command` connection. @default 1000 */
+  commandTimeoutMs?: number;
+}
+
+/** Reconnect and resend on READONLY (a replica promoted away from under us); other errors are the caller's. */
+function reconnectOnReadonly(error: Error): 2 | false {
+  return error.message.startsWith('READONLY') ? 2 : false;
 }
 
 export function createRedis(url: string, options: RedisConnectionOptions): Redis {
+  const commandTimeout = options.commandTimeoutMs ?? 1000;
   const base: RedisOptions = {
     connectionName: options.name.replace(/\s+/g, '-'),
     connectTimeout: options.connectTimeoutMs ?? 2000,
     // Reconnect for ever, but never wait more than 2 s between attempts.
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+    reconnectOnError: reconnectOnReadonly,
     lazyConnect: false,
   };
   const byRole: Record<RedisRole, RedisOptions> = {
     // Commands issued in the same tick (a batch's live state, threshold check, refresh request,
     // broadcasts) go out in one write: socket writes dominate the services' CPU here.
-    command: { maxRetriesPerRequest: 2, enableOfflineQueue: true, enableAutoPipelining: true },
-    subscriber: { maxRetriesPerRequest: null, enableOfflineQueue: true },
+    command: {
+      maxRetriesPerRequest: 2,
+      enableOfflineQueue: true,
+      enableAutoPipelining: true,
+      commandTimeout,
+      socketTimeout: Math.max(3 * commandTimeout, 2000),
+    },
+    // Its only commands are (un)subscribe and the watchdog's PING: a PING unanswered this long
+    // means the subscription is dead too.
+    subscriber: { maxRetriesPerRequest: null, enableOfflineQueue: true, commandTimeout, socketTimeout: Math.max(3 * commandTimeout, 2000) },
+    // No socketTimeout: a BLOCK legitimately receives nothing for its whole duration. The stream
+    // consumer bounds each read itself.
     blocking: { maxRetriesPerRequest: 1, enableOfflineQueue: false },
   };
   const client = new Redis(url, { ...base, ...byRole[options.role] });

@@ -15,6 +15,11 @@ export function runService(
 ): void {
   main().then(
     ({ logger, closers }) => {
+      // A promise nobody handled is a bug, but one in a request or a message handler must not
+      // take the process (and every other client's requests) down with it: Node's default for
+      // an unhandled rejection is to exit. Logged loudly instead. A synchronous uncaught
+      // exception still ends the process: its state is no longer known.
+      process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { TimeoutError } from './errors';
 import { waitForRedis } from './redis';
 import { withTimeout } from './timeout';
+import type { LoopWatch } from './watchdog';
 
 /** One stream entry as Redis returns it: id and flat field/value list. */
 export type StreamEntry = [id: string, fields: string[]];
@@ -34,6 +35,8 @@ export interface StreamConsumerOptions {
   claimIdleMs?: number;
   /** How often to look for such entries. @default claimIdleMs / 2 */
   claimEveryMs?: number;
+  /** Told of every round that read (and handled) what there was: the loop's liveness. */
+  watch?: LoopWatch;
 }
 
 /**
@@ -99,6 +102,7 @@ export function startStreamConsumer(options: StreamConsumerOptions): { stop(): P
             if (ack.length > 0) await redis.xack(stream, group, ...ack);
           }
           failures = 0;
+          options.watch?.progress();
         }
       } catch (error) {
         if (!running) break;
@@ -113,6 +117,7 @@ export function startStreamConsumer(options: StreamConsumerOptions): { stop(): P
   return {
     async stop() {
       running = false;
+      options.watch?.stop();
       // The read in flight returns within its BLOCK; past that, stop waiting for it.
       await withTimeout(loop, blockMs + 500, 'stream consumer stop').catch(() => {});
     },

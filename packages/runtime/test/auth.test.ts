@@ -5,7 +5,7 @@ import { exportJWK, exportSPKI, generateKeyPair, type JWK, type KeyLike, SignJWT
 import { z } from 'zod';
 import { TEST_SECRET } from '../../../test/support/tokens';
 import { waitFor } from '../../../test/support/wait';
-import { authOptions, createTokenVerifier, type TokenVerifier } from '../src/auth';
+import { authOptions, createTokenVerifier, MAX_TOKEN_LENGTH, type TokenVerifier } from '../src/auth';
 import { AUTH_REQUIRED, authEnv, loadEnv } from '../src/env';
 import { ConfigError, KeySetUnavailableError, UnauthorizedError } from '../src/errors';
 
@@ -113,14 +113,14 @@ describe('createTokenVerifier with a JWKS endpoint', () => {
 
   it('verifies a token signed by the current key', async () => {
     const { url } = await startJwks([keyA.jwk]);
-    await expect(jwksVerifier(url).verify(await signRs256(keyA))).resolves.toEqual({ sub: 'user-1', role: 'admin' });
+    await expect(jwksVerifier(url).verify(await signRs256(keyA))).resolves.toMatchObject({ sub: 'user-1', role: 'admin' });
   });
 
   it('follows a key rotation: the new kid is fetched after the cooldown, the removed key is refused, remembered tokens included', async () => {
     const { url, state } = await startJwks([keyA.jwk]);
     const verifier = jwksVerifier(url, { jwksCooldownMs: 50 });
     const oldToken = await signRs256(keyA);
-    await expect(verifier.verify(oldToken)).resolves.toEqual({ sub: 'user-1', role: 'admin' });
+    await expect(verifier.verify(oldToken)).resolves.toMatchObject({ sub: 'user-1', role: 'admin' });
     expect(state.fetches).toBe(1);
 
     state.keys = [keyB.jwk];
@@ -132,14 +132,14 @@ describe('createTokenVerifier with a JWKS endpoint', () => {
     // Verified (and remembered) before the rotation: refused now that the key set no longer has its key.
     expect((await refusal(verifier.verify(oldToken))).reason).toBe('JWKSNoMatchingKey: no applicable key found in the JSON Web Key Set');
     expect((await refusal(verifier.verify(await signRs256(keyA, { role: 'user' })))).reason).toMatch(/^JWKSNoMatchingKey: /);
-    await expect(verifier.verify(newToken)).resolves.toEqual({ sub: 'user-1', role: 'admin' });
+    await expect(verifier.verify(newToken)).resolves.toMatchObject({ sub: 'user-1', role: 'admin' });
   });
 
   it('refuses a remembered token of a removed key once the key set outlives its max age', async () => {
     const { url, state } = await startJwks([keyA.jwk]);
     const verifier = jwksVerifier(url, { jwksCacheMaxAgeMs: 100 });
     const token = await signRs256(keyA);
-    await expect(verifier.verify(token)).resolves.toEqual({ sub: 'user-1', role: 'admin' });
+    await expect(verifier.verify(token)).resolves.toMatchObject({ sub: 'user-1', role: 'admin' });
 
     state.keys = [keyB.jwk];
     await waitFor(() => verifier.verify(token).then(() => false, (error: unknown) => error instanceof UnauthorizedError), {
@@ -152,7 +152,7 @@ describe('createTokenVerifier with a JWKS endpoint', () => {
     const { url, state } = await startJwks([keyA.jwk]);
     const verifier = jwksVerifier(url, { jwksCacheMaxAgeMs: 100 });
     const token = await signRs256(keyA);
-    await expect(verifier.verify(token)).resolves.toEqual({ sub: 'user-1', role: 'admin' });
+    await expect(verifier.verify(token)).resolves.toMatchObject({ sub: 'user-1', role: 'admin' });
 
     state.keys = [{ ...keyB.jwk, kid: keyA.kid }];
     const refused = await waitFor(() => verifier.verify(token).then(() => false, (error: unknown) => error), {
@@ -164,7 +164,7 @@ describe('createTokenVerifier with a JWKS endpoint', () => {
   it('checks the audience when one is configured', async () => {
     const { url } = await startJwks([keyA.jwk]);
     const verifier = jwksVerifier(url, { audience: 'agentos-ssot' });
-    await expect(verifier.verify(await signRs256(keyA, { aud: 'agentos-ssot' }))).resolves.toEqual({ sub: 'user-1', role: 'admin' });
+    await expect(verifier.verify(await signRs256(keyA, { aud: 'agentos-ssot' }))).resolves.toMatchObject({ sub: 'user-1', role: 'admin' });
     expect((await refusal(verifier.verify(await signRs256(keyA, { aud: 'another-app' })))).reason).toBe('JWTClaimValidationFailed: unexpected "aud" claim value');
     expect((await refusal(verifier.verify(await signRs256(keyA)))).reason).toBe('JWTClaimValidationFailed: missing required "aud" claim');
   });
@@ -172,7 +172,7 @@ describe('createTokenVerifier with a JWKS endpoint', () => {
   it('checks the issuer when one is configured', async () => {
     const { url } = await startJwks([keyA.jwk]);
     const verifier = jwksVerifier(url, { issuer: 'https://idp.example/' });
-    await expect(verifier.verify(await signRs256(keyA, { iss: 'https://idp.example/' }))).resolves.toEqual({ sub: 'user-1', role: 'admin' });
+    await expect(verifier.verify(await signRs256(keyA, { iss: 'https://idp.example/' }))).resolves.toMatchObject({ sub: 'user-1', role: 'admin' });
     expect((await refusal(verifier.verify(await signRs256(keyA, { iss: 'https://evil.example/' })))).reason).toBe(
       'JWTClaimValidationFailed: unexpected "iss" claim value',
     );
@@ -231,13 +231,14 @@ describe('createTokenVerifier with a secret', () => {
   const verifier = (clockToleranceS?: number) => createTokenVerifier({ secret: TEST_SECRET, clockToleranceS });
 
   it('verifies an HS256 token, and tells nothing but `unauthorized` for a missing, forged or role-less one', async () => {
-    await expect(verifier().verify(await signHs256(TEST_SECRET, { role: 'user' }))).resolves.toEqual({ sub: 'user-1', role: 'user' });
+    await expect(verifier().verify(await signHs256(TEST_SECRET, { role: 'user' }))).resolves.toMatchObject({ sub: 'user-1', role: 'user' });
     expect((await refusal(verifier().verify(undefined))).reason).toBe('missing bearer token');
     expect((await refusal(verifier().verify(await signHs256('another-secret-that-is-long-enough-0123456789')))).reason).toBe(
       'JWSSignatureVerificationFailed: signature verification failed',
     );
     expect((await refusal(verifier().verify(await signHs256(TEST_SECRET, { role: 'root' })))).reason).toBe('"role" claim must be admin or user');
     expect((await refusal(verifier().verify('not-a-jwt'))).reason).toBe('JWSInvalid: Invalid Compact JWS');
+    expect((await refusal(verifier().verify('x'.repeat(MAX_TOKEN_LENGTH + 1)))).reason).toBe(`token over ${MAX_TOKEN_LENGTH} characters`);
   });
 
   it('refuses RS256 and `alg: none` tokens', async () => {
@@ -251,15 +252,17 @@ describe('createTokenVerifier with a secret', () => {
     const nbfReason = 'JWTClaimValidationFailed: "nbf" claim timestamp check failed';
     expect((await refusal(verifier().verify(await signHs256(TEST_SECRET, { nbf: nowS() + 600 })))).reason).toBe(nbfReason);
     const soon = await signHs256(TEST_SECRET, { nbf: nowS() + 10 });
-    await expect(verifier().verify(soon)).resolves.toEqual({ sub: 'user-1', role: 'admin' });
+    await expect(verifier().verify(soon)).resolves.toMatchObject({ sub: 'user-1', role: 'admin' });
     expect((await refusal(verifier(0).verify(soon))).reason).toBe(nbfReason);
   });
 
   it('refuses a token expired beyond the tolerance, accepts one expired within it', async () => {
     const expiredReason = 'JWTExpired: "exp" claim timestamp check failed';
     expect((await refusal(verifier().verify(await signHs256(TEST_SECRET, { exp: nowS() - 60 })))).reason).toBe(expiredReason);
-    const justExpired = await signHs256(TEST_SECRET, { exp: nowS() - 10 });
-    await expect(verifier().verify(justExpired)).resolves.toEqual({ sub: 'user-1', role: 'admin' });
+    const exp = nowS() - 10;
+    const justExpired = await signHs256(TEST_SECRET, { exp });
+    // Accepted until exp + the tolerance, which is when the gateway ends its connection.
+    await expect(verifier().verify(justExpired)).resolves.toEqual({ sub: 'user-1', role: 'admin', expiresAt: (exp + 30) * 1000 });
     expect((await refusal(verifier(0).verify(justExpired))).reason).toBe(expiredReason);
   });
 
@@ -277,11 +280,11 @@ describe('createTokenVerifier with a secret', () => {
       const token = await signHs256(TEST_SECRET, { exp: Math.floor(start / 1000) + 60 });
       const lenient = verifier();
       const strict = verifier(0);
-      await expect(lenient.verify(token)).resolves.toEqual({ sub: 'user-1', role: 'admin' });
-      await expect(strict.verify(token)).resolves.toEqual({ sub: 'user-1', role: 'admin' });
+      await expect(lenient.verify(token)).resolves.toMatchObject({ sub: 'user-1', role: 'admin' });
+      await expect(strict.verify(token)).resolves.toMatchObject({ sub: 'user-1', role: 'admin' });
 
       jest.setSystemTime(start + 80_000);
-      await expect(lenient.verify(token)).resolves.toEqual({ sub: 'user-1', role: 'admin' });
+      await expect(lenient.verify(token)).resolves.toMatchObject({ sub: 'user-1', role: 'admin' });
       expect((await refusal(strict.verify(token))).reason).toBe('JWTExpired: "exp" claim timestamp check failed');
 
       jest.setSystemTime(start + 95_000);

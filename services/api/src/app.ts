@@ -1,10 +1,12 @@
-import type { RequestListener } from 'node:http';
-import express from 'express';
-import type { healthHandler, Logger, TokenVerifier } from '@agentos/runtime';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import express, { type ErrorRequestHandler } from 'express';
+import { type healthHandler, KeySetUnavailableError, type Logger, type TokenVerifier, UnauthorizedError } from '@agentos/runtime';
 import type { EventIngest } from './event-ingest';
-import { errorHandler, sendError } from './http-errors';
+import { sendError, sendThrown } from './http-errors';
 import type { IngestTokens } from './ingest-tokens';
 import type { ApiMetrics } from './metrics';
+import { corsGuard, requestIdOf, securityHeaders } from './request-guard';
+import { parseRequestTarget } from './request-target';
 import { eventsRouter } from './routes/events';
 import { ssotHandler } from './routes/ssot';
 import type { SnapshotStore } from './snapshot-store';
@@ -15,18 +17,42 @@ export interface AppDeps {
   metrics: ApiMetrics;
   /** `/healthz`, `/readyz`, `/metrics`. */
   health: ReturnType<typeof healthHandler>;
-  /** Unexpected errors (answered 500) go here. */
-  log: (error: unknown) => void;
+  logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** `POST /api/events`: who may post, and where events go. */
-  events: { tokens: IngestTokens; ingest: EventIngest; logger: Pick<Logger, 'warn' | 'error'> };
+  events: { tokens: IngestTokens; ingest: EventIngest };
+  /** Browser origins granted CORS (`CORS_ORIGINS`); none: same origin only. @default [] */
+  corsOrigins?: readonly string[];
 }
+
+/** How a route answers an error: in the contract's format, logged by kind (see `createApp`). */
+export type FailRequest = (req: IncomingMessage, res: ServerResponse, error: unknown) => void;
+
+const REQUEST_ID = Symbol('requestId');
+type Tagged = IncomingMessage & { [REQUEST_ID]?: string };
 
 /**
  * The api's HTTP surface as one request listener: the snapshot reads on the bare request (the
  * hot path), everything else through express. No I/O of its own: it all comes in through `deps`.
+ *
+ * Every request first passes the same door, whatever its route: a request id, the security
+ * headers, the request target decoded and checked (a malformed percent-escape is a 400 here, not
+ * an exception in a route), CORS. Past the door, whatever a handler throws is answered for that
+ * request alone: a 4xx in the contract's format, or a 500 that is logged with the request id.
  */
 export function createApp(deps: AppDeps): RequestListener {
-  const ssot = ssotHandler(deps);
+  const headers = Object.entries(securityHeaders());
+  const cors = corsGuard(deps.corsOrigins ?? []);
+  const refusals = refusalLog(deps.logger);
+
+  const fail: FailRequest = (req, res, error) => {
+    const requestId = (req as Tagged)[REQUEST_ID];
+    if (error instanceof UnauthorizedError) refusals(requestId, error.reason);
+    // Not the token's fault: ours to look at, every time.
+    else if (error instanceof KeySetUnavailableError) deps.logger.warn({ requestId, reason: error.reason }, 'token could not be checked');
+    sendThrown(res, error, (err) => deps.logger.error({ err, requestId, method: req.method, url: clip(req.url) }, 'request failed'));
+  };
+
+  const ssot = ssotHandler({ ...deps, fail });
   const rest = express();
   rest.disable('x-powered-by');
   rest.set('etag', false);
@@ -35,11 +61,44 @@ export function createApp(deps: AppDeps): RequestListener {
       if (!handled) next();
     }, next);
   });
-  rest.use(eventsRouter({ ...deps.events, metrics: deps.metrics }));
+  rest.use(eventsRouter({ ...deps.events, metrics: deps.metrics, logger: deps.logger, fail }));
   rest.use((_req, res) => sendError(res, 404, 'not_found', 'no such route'));
-  rest.use(errorHandler(deps.log));
+  rest.use(((error, req, res, _next) => fail(req, res, error)) satisfies ErrorRequestHandler);
 
   return (req, res) => {
-    if (!ssot(req, res)) rest(req, res);
+    const requestId = requestIdOf(req);
+    (req as Tagged)[REQUEST_ID] = requestId;
+    res.setHeader('x-request-id', requestId);
+    for (const [name, value] of headers) res.setHeader(name, value);
+    try {
+      const target = parseRequestTarget(req.url);
+      if (cors(req, res)) return;
+      if (!ssot(req, res, target)) rest(req, res);
+    } catch (error) {
+      fail(req, res, error);
+    }
   };
+}
+
+/**
+ * Refused tokens are logged with their reason (never sent: CONTRACT §4), at most one line a
+ * second with the count of those not logged, so a flood of bad tokens cannot flood the logs.
+ */
+function refusalLog(logger: Pick<Logger, 'info'>): (requestId: string | undefined, reason: string | undefined) => void {
+  let windowStart = 0;
+  let suppressed = 0;
+  return (requestId, reason) => {
+    const now = Date.now();
+    if (now - windowStart < 1000) {
+      suppressed += 1;
+      return;
+    }
+    logger.info({ requestId, reason, suppressed }, 'request refused: unauthorized');
+    windowStart = now;
+    suppressed = 0;
+  };
+}
+
+function clip(url: string | undefined): string | undefined {
+  return url && url.length > 200 ? `${url.slice(0, 200)}…` : url;
 }

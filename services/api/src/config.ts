@@ -1,4 +1,5 @@
-import { AUTH_REQUIRED, authEnv, commonEnv, EVENT_STREAM_MAXLEN, loadEnv, portEnv } from '@agentos/runtime';
+import { EVENT_ID_TTL_S } from '@agentos/contracts';
+import { AUTH_REQUIRED, authEnv, commonEnv, corsOriginsEnv, eventStreamEnv, loadEnv, portEnv } from '@agentos/runtime';
 import { z } from 'zod';
 
 export const apiEnv = z.object({
@@ -30,17 +31,21 @@ export const apiEnv = z.object({
    * stored. @default 20000
    */
   INGEST_RATE_LIMIT: z.coerce.number().int().positive().default(20_000),
+  ...eventStreamEnv,
   /**
-   * Entries kept on the event stream (trimmed approximately, `XADD MAXLEN ~`, on every add).
-   * Trimming drops the oldest entries whether or not a dispatcher has read them: a dispatcher
-   * that falls further behind than this many events (including entries it read but has not
-   * acknowledged) loses the oldest ones — they were accepted and their ids are remembered, so
-   * posting them again counts as a duplicate and does not bring them back. At R events/s the
-   * stream covers a dispatcher outage of about MAXLEN / R seconds; size it for the longest one
-   * you want to survive (memory: roughly the event JSON plus ~50 bytes per entry).
-   * @default 1000000
+   * How long an accepted event id is remembered, so the same id posted again has no effect. A
+   * platform retrying later than this gets its event applied twice. Each id costs one small key
+   * in Redis: about 100 bytes, ~100 MB per million ids remembered (docs/operations.md).
+   * @default 604800 (7 days)
    */
-  EVENT_STREAM_MAXLEN: z.coerce.number().int().positive().default(EVENT_STREAM_MAXLEN),
+  EVENT_ID_TTL_S: z.coerce.number().int().min(60).default(EVENT_ID_TTL_S),
+  /**
+   * Browser origins allowed to call the api (CORS), comma separated, e.g.
+   * `https://ops.example.com`; `*` for any (tokens are never cookies, so it lends no ambient
+   * authority, but say so on purpose). Empty: same origin only — a page the api serves itself
+   * needs no grant. @default none
+   */
+  CORS_ORIGINS: corsOriginsEnv,
 });
 export type ApiConfig = z.infer<typeof apiEnv>;
 

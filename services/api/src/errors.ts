@@ -36,3 +36,13 @@ export class EventStoreUnavailableError extends SsotError {
     this.cause = cause;
   }
 }
+
+/** A body that is not JSON by its Content-Type (or in an encoding the api does not read). */
+export class UnsupportedMediaTypeError extends SsotError {
+  readonly code = 'unsupported_media_type';
+}
+
+/** A request target over `MAX_URL_LENGTH`. */
+export class UriTooLongError extends SsotError {
+  readonly code = 'uri_too_long';
+}

@@ -18,6 +18,8 @@ export interface EventIngestOptions {
   keys: RedisKeys;
   /** Entries kept on the event stream (`EVENT_STREAM_MAXLEN`). @default 1000000 */
   streamMaxLen?: number;
+  /** How long an accepted id is remembered (`EVENT_ID_TTL_S`). @default 7 days */
+  idTtlS?: number;
   /** Events per second per ingest token, across replicas (`INGEST_RATE_LIMIT`). @default 20000 */
   ratePerSecond?: number;
   /**
@@ -43,6 +45,7 @@ export class EventIngest {
   private readonly redis: IngestRedis;
   private readonly seenPrefix: string;
   private readonly streamMaxLen: number;
+  private readonly idTtlS: number;
   private readonly ratePerSecond: number;
   private readonly timeoutMs: number;
 
@@ -56,6 +59,7 @@ export class EventIngest {
     this.seenPrefix = options.keys.eventSeen('');
     if (options.keys.eventSeen('x') !== `${this.seenPrefix}x`) throw new Error('eventSeen(id) is not prefix + id; enqueueEvents-1.lua needs it to be');
     this.streamMaxLen = options.streamMaxLen ?? EVENT_STREAM_MAXLEN;
+    this.idTtlS = options.idTtlS ?? EVENT_ID_TTL_S;
     this.ratePerSecond = options.ratePerSecond ?? 20_000;
     this.timeoutMs = options.timeoutMs ?? 5000;
   }
@@ -79,7 +83,7 @@ export class EventIngest {
       args.push(event.id, JSON.stringify({ id: event.id, name: event.name, payload: event.payload, occurred_at: event.occurred_at }));
     }
     const flags = await this.call(
-      this.redis.enqueueEvents(this.options.keys.events, this.seenPrefix, EVENT_ID_TTL_S, this.streamMaxLen, ...args),
+      this.redis.enqueueEvents(this.options.keys.events, this.seenPrefix, this.idTtlS, this.streamMaxLen, ...args),
       'enqueue',
     );
     const enqueued = events.filter((_, i) => flags[i] === 1);

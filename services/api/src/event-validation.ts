@@ -5,6 +5,7 @@ import {
   eventEnvelope,
   type IngestProblem,
   MAX_EVENTS_PER_BATCH,
+  MAX_OCCURRED_AT_AHEAD_MS,
 } from '@agentos/contracts';
 import { ValidationError } from '@agentos/runtime';
 import type { z } from 'zod';
@@ -30,6 +31,10 @@ export function validateEvents(body: unknown, now: Date = new Date()): AgentEven
       return;
     }
     const data = result.data as { id?: string; name: AgentEvent['name']; payload: unknown; occurred_at?: string };
+    if (data.occurred_at && Date.parse(data.occurred_at) - now.getTime() > MAX_OCCURRED_AT_AHEAD_MS) {
+      problems.push({ index, field: 'occurred_at', message: `more than ${MAX_OCCURRED_AT_AHEAD_MS / 60_000} minutes ahead of the server's clock (${now.toISOString()})` });
+      return;
+    }
     events.push({
       // One spelling per id, so `A…` and `a…` are the same idempotency key.
       id: data.id?.toLowerCase() ?? randomUUID(),

@@ -1,12 +1,13 @@
-import { createServer, type RequestListener, type Server } from 'node:http';
+import type { RequestListener, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { authOptions, createServiceContext, createTokenVerifier, healthHandler, type Logger, VersionWatcher } from '@agentos/runtime';
+import { authOptions, createHttpServer, createServiceContext, createTokenVerifier, healthHandler, httpServerOptions, type Logger, VersionWatcher } from '@agentos/runtime';
 import type { Registry } from 'prom-client';
 import { createApp } from './app';
 import type { ApiConfig } from './config';
 import { EventIngest } from './event-ingest';
 import { IngestTokens } from './ingest-tokens';
 import { createApiMetrics } from './metrics';
+import { securityHeaders } from './request-guard';
 import { SnapshotStore } from './snapshot-store';
 
 export const SERVICE_NAME = 'api';
@@ -50,6 +51,7 @@ export async function startApiService(
   const verifier = createTokenVerifier(authOptions(config));
   const health = healthHandler({
     registry,
+    watchdog: ctx.watchdog,
     readiness: {
       redis: () => redis.ping(),
       // The api never opens a database connection (services meet only in Redis); it is ready
@@ -65,22 +67,25 @@ export async function startApiService(
     redis,
     keys,
     streamMaxLen: config.EVENT_STREAM_MAXLEN,
+    idTtlS: config.EVENT_ID_TTL_S,
     ratePerSecond: config.INGEST_RATE_LIMIT,
+    timeoutMs: config.REDIS_COMMAND_TIMEOUT_MS * 3,
   });
   const app = createApp({
     store,
     verifier,
     metrics,
     health,
-    log: (err) => logger.error({ err }, 'unhandled error'),
-    events: { tokens, ingest, logger },
+    logger,
+    events: { tokens, ingest },
+    corsOrigins: config.CORS_ORIGINS,
   });
   ctx.heartbeat(redis);
 
   let server: Server | undefined;
   if (options.listen) {
-    server = createServer(app);
-    server.keepAliveTimeout = 65_000;
+    // Answers Node writes itself (a head too large, a malformed request) carry the same headers.
+    server = createHttpServer(app, { ...httpServerOptions(config), headers: securityHeaders() });
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
       server!.listen(config.PORT, () => resolve());

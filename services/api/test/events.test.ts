@@ -194,9 +194,9 @@ describe('POST /api/events', () => {
         });
       }
       const form = await request(api.app).post('/api/events').set('Authorization', `Bearer ${TOKEN_A}`).type('form').send('name=job:created');
-      expect(form.status).toBe(400);
+      expect(form.status).toBe(415);
       expect(form.body).toEqual({
-        error: { code: 'invalid_request', message: 'request body must be JSON (Content-Type: application/json), not application/x-www-form-urlencoded' },
+        error: { code: 'unsupported_media_type', message: 'request body must be JSON (Content-Type: application/json), not application/x-www-form-urlencoded' },
       });
       expect(await xlen()).toBe(0);
       expect(await metric(api, 'ssot_events_refused_total', { reason: 'invalid' })).toBe(4);

@@ -1,9 +1,10 @@
-import { commonEnv, loadEnv, portEnv, snapshotEnv } from '@agentos/runtime';
+import { commonEnv, eventStreamEnv, loadEnv, portEnv, snapshotEnv } from '@agentos/runtime';
 import { z } from 'zod';
 
 export const warmerEnv = z.object({
   ...commonEnv,
   ...snapshotEnv,
+  ...eventStreamEnv,
   ...portEnv(3003),
   /** How often the lease holder checks that the snapshot key still exists. @default 1000 */
   MISSING_CHECK_MS: z.coerce.number().int().positive().default(1000),

@@ -1,5 +1,5 @@
 import type { RedisKeys, SystemHealthPayload } from '@agentos/contracts';
-import { appendEvents, Lease, type Logger, newEvent, type Redis, type ServiceHeartbeat } from '@agentos/runtime';
+import { appendEvents, Lease, type Logger, type LoopWatch, newEvent, type Redis, type ServiceHeartbeat } from '@agentos/runtime';
 
 /** A service instance whose heartbeat is older than this does not count as up. */
 const FRESH_MS = 15_000;
@@ -9,7 +9,17 @@ const FRESH_MS = 15_000;
  * from the heartbeats, Redis's round trip measured here, the database's as the collector and
  * dispatcher last measured it (this service has no database connection of its own).
  */
-export function startHealthChecks(options: { redis: Redis; keys: RedisKeys; logger: Logger; instance: string; intervalMs: number }) {
+export function startHealthChecks(options: {
+  redis: Redis;
+  keys: RedisKeys;
+  logger: Logger;
+  instance: string;
+  intervalMs: number;
+  /** `EVENT_STREAM_MAXLEN`. */
+  streamMaxLen: number;
+  /** Told of every check that reached Redis (lease held or not). */
+  watch?: LoopWatch;
+}) {
   const lease = new Lease(options.redis, options.keys.healthCheckLease, options.instance, Math.floor(options.intervalMs * 1.5));
 
   async function check(): Promise<SystemHealthPayload | null> {
@@ -37,21 +47,26 @@ export function startHealthChecks(options: { redis: Redis; keys: RedisKeys; logg
       }
     }
     const payload: SystemHealthPayload = { services, redis_ms: redisMs, database_ms: databaseMs };
-    await appendEvents(options.redis, options.keys, [newEvent('system:health_check', payload)]);
+    await appendEvents(options.redis, options.keys, [newEvent('system:health_check', payload)], options.streamMaxLen);
     return payload;
   }
 
   const timer = setInterval(() => {
-    check().catch((error: Error) => options.logger.warn({ err: error.message }, 'health check failed'));
+    check().then(
+      () => options.watch?.progress(),
+      (error: Error) => options.logger.warn({ err: error.message }, 'health check failed'),
+    );
   }, options.intervalMs);
   return {
     check,
     /** No more checks; the lease is left to lapse (as a crash would leave it). */
     halt() {
       clearInterval(timer);
+      options.watch?.stop();
     },
     async stop() {
       clearInterval(timer);
+      options.watch?.stop();
       await lease.release().catch(() => {});
     },
   };

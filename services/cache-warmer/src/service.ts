@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { createServiceContext, type Logger, startHealthServer, VersionWatcher } from '@agentos/runtime';
+import { createServiceContext, httpServerOptions, type Logger, startHealthServer, VersionWatcher } from '@agentos/runtime';
 import type { Registry } from 'prom-client';
 import type { WarmerConfig } from './config';
 import { createWarmerMetrics } from './metrics';
@@ -32,20 +32,35 @@ export async function startWarmerService(
   await watcher.start();
 
   const warmer = createWarmer({ redis, watcher, keys, logger, metrics, instance: ctx.instance, intervalMs: config.WARM_INTERVAL_MS });
-  const ticks = every(config.WARM_INTERVAL_MS, () => warmer.tick());
+  // A tick that reached Redis is progress whatever the collectors did: a warm that timed out is
+  // theirs to answer for (their own watchdogs), and restarting this process would not help.
+  const warming = ctx.watchdog.watch('warm', Math.max(ctx.watchdogTimeoutMs, 3 * config.WARM_INTERVAL_MS));
+  const ticks = every(config.WARM_INTERVAL_MS, async () => {
+    const { result } = await warmer.tick();
+    if (result !== 'error') warming.progress();
+  });
   const missingCheck = setInterval(() => void warmer.warmIfMissing().catch(() => {}), config.MISSING_CHECK_MS);
   void warmer.warmIfMissing().catch(() => {});
-  const healthChecks = startHealthChecks({ redis, keys, logger, instance: ctx.instance, intervalMs: config.HEALTH_CHECK_INTERVAL_MS });
+  const healthChecks = startHealthChecks({
+    redis,
+    keys,
+    logger,
+    instance: ctx.instance,
+    intervalMs: config.HEALTH_CHECK_INTERVAL_MS,
+    streamMaxLen: config.EVENT_STREAM_MAXLEN,
+    watch: ctx.watchdog.watch('health-check', Math.max(ctx.watchdogTimeoutMs, 3 * config.HEALTH_CHECK_INTERVAL_MS)),
+  });
   ctx.heartbeat(redis);
 
   let server: Server | undefined;
   if (options.listen) {
-    server = await startHealthServer(config.PORT, { registry, readiness: { redis: () => redis.ping() } });
+    server = await startHealthServer(config.PORT, { registry, watchdog: ctx.watchdog, http: httpServerOptions(config), readiness: { redis: () => redis.ping() } });
     logger.info({ port: config.PORT, intervalMs: config.WARM_INTERVAL_MS }, 'cache-warmer ready');
   }
 
   const halt = async () => {
     ticks.stop();
+    warming.stop();
     clearInterval(missingCheck);
     healthChecks.halt();
     if (server) await new Promise((resolve) => server!.close(resolve));

@@ -1,5 +1,5 @@
 import { COLLECTOR_GROUP, DISPATCHER_GROUP, refreshRequest, type RedisKeys, type SectionName } from '@agentos/contracts';
-import { compareStreamIds, entryField, type Logger, type Redis, requestRefresh, startStreamConsumer, type StreamEntry } from '@agentos/runtime';
+import { compareStreamIds, entryField, type Logger, type LoopWatch, type Redis, requestRefresh, startStreamConsumer, type StreamEntry } from '@agentos/runtime';
 import type { Collector } from './collector';
 import type { CollectorMetrics } from './metrics';
 
@@ -11,7 +11,7 @@ import type { CollectorMetrics } from './metrics';
  */
 export function startRefreshConsumer(
   deps: { blocking: Redis; redis: Redis; keys: RedisKeys; collector: Collector; logger: Logger; metrics: CollectorMetrics },
-  options: { consumer: string; batch?: number; minIntervalMs?: number },
+  options: { consumer: string; batch?: number; minIntervalMs?: number; watch?: LoopWatch },
 ) {
   const minIntervalMs = options.minIntervalMs ?? 0;
   let lastBuildStart = 0;
@@ -80,6 +80,7 @@ export function startRefreshConsumer(
     logger: deps.logger,
     batch: options.batch,
     handle,
+    watch: options.watch,
   });
   return {
     async stop() {

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { createPrismaClient, databaseRoundTripMs } from '@agentos/db';
-import { createServiceContext, type Logger, startHealthServer } from '@agentos/runtime';
+import { createServiceContext, httpServerOptions, type Logger, startHealthServer } from '@agentos/runtime';
 import type { Registry } from 'prom-client';
 import { createCollector } from './collector';
 import type { CollectorConfig } from './config';
@@ -50,6 +50,8 @@ export async function startCollectorService(
     consumer: ctx.instance,
     batch: config.REFRESH_BATCH,
     minIntervalMs: config.REFRESH_MIN_INTERVAL_MS,
+    // A build that outlives its section timeouts by far is hung, not slow.
+    watch: ctx.watchdog.watch('refresh', Math.max(ctx.watchdogTimeoutMs, 3 * config.SECTION_TIMEOUT_MS)),
   });
   ctx.heartbeat(redis, async () => ({ database_ms: await databaseRoundTripMs(prisma) }));
 
@@ -57,6 +59,8 @@ export async function startCollectorService(
   if (options.listen) {
     server = await startHealthServer(config.PORT, {
       registry,
+      watchdog: ctx.watchdog,
+      http: httpServerOptions(config),
       readiness: {
         redis: () => redis.ping(),
         database: () => prisma.$queryRaw`SELECT 1`,

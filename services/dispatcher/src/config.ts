@@ -1,5 +1,5 @@
 import { EVENT_DISPATCH_CONFIG } from '@agentos/contracts';
-import { commonEnv, databaseEnv, loadEnv, portEnv } from '@agentos/runtime';
+import { commonEnv, databaseEnv, eventStreamEnv, loadEnv, portEnv } from '@agentos/runtime';
 import { z } from 'zod';
 
 const positiveInt = z.coerce.number().int().positive();
@@ -7,6 +7,7 @@ const positiveInt = z.coerce.number().int().positive();
 export const dispatcherEnv = z.object({
   ...commonEnv,
   ...databaseEnv,
+  ...eventStreamEnv,
   ...portEnv(3004),
   /** Events read (and persisted in one transaction) at a time. @default 500 */
   EVENT_BATCH: positiveInt.max(5000).default(500),

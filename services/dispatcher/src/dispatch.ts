@@ -31,6 +31,8 @@ export interface DispatcherDeps {
   scaling: ScalingOptions;
   alertWebhookUrl?: string;
   alertWebhookTimeoutMs?: number;
+  /** `EVENT_STREAM_MAXLEN`, for the events this dispatcher raises itself (threshold warnings). */
+  streamMaxLen: number;
 }
 
 interface Item {
@@ -172,7 +174,7 @@ export function createDispatcher(deps: DispatcherDeps) {
   async function applyLiveStateAndCheck(events: AgentEvent[], persisted: PersistResult): Promise<void> {
     await Promise.all([
       applyLiveState(deps.redis, deps.keys, events, deps.heartbeatTtlS),
-      checkThresholds(deps.redis, deps.keys, latestLevels(persisted.queues)).then((warnings) => appendEvents(deps.redis, deps.keys, warnings)),
+      checkThresholds(deps.redis, deps.keys, latestLevels(persisted.queues)).then((warnings) => appendEvents(deps.redis, deps.keys, warnings, deps.streamMaxLen)),
     ]);
   }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RedisKeys } from '@agentos/contracts';
-import { EVENT_STREAM_MAXLEN, Lease, type Logger, type Redis } from '@agentos/runtime';
+import { Lease, type LoopWatch, type Logger, type Redis } from '@agentos/runtime';
 
 const ANNOUNCE_LAPSED = readFileSync(join(__dirname, 'lua', 'announceLapsed-2.lua'), 'utf8');
 /** Workers announced per call at most; a larger backlog takes a few sweeps. */
@@ -16,6 +16,10 @@ export interface SweeperOptions {
   instance: string;
   heartbeatTtlS: number;
   intervalMs: number;
+  /** `EVENT_STREAM_MAXLEN`: the announcements are trimmed like every other write. */
+  streamMaxLen: number;
+  /** Told of every sweep that reached Redis (lease held or not): the loop's liveness. */
+  watch?: LoopWatch;
 }
 
 type SweepRedis = Redis & { announceLapsed(...args: string[]): Promise<string[]> };
@@ -40,7 +44,7 @@ export function startHeartbeatSweeper(options: SweeperOptions): { sweep(): Promi
       options.keys.workersLive,
       options.keys.events,
       String(cutoff),
-      String(EVENT_STREAM_MAXLEN),
+      String(options.streamMaxLen),
       new Date().toISOString(),
       JSON.stringify(`no heartbeat for ${options.heartbeatTtlS} s`),
       ...Array.from({ length: PER_SWEEP }, () => randomUUID()),
@@ -51,6 +55,7 @@ export function startHeartbeatSweeper(options: SweeperOptions): { sweep(): Promi
 
   const timer = setInterval(() => {
     running ??= sweep()
+      .then(() => options.watch?.progress())
       .catch((error: Error) => options.logger.error({ err: error.message }, 'heartbeat sweep failed'))
       .finally(() => {
         running = null;
@@ -61,6 +66,7 @@ export function startHeartbeatSweeper(options: SweeperOptions): { sweep(): Promi
     sweep,
     async stop() {
       clearInterval(timer);
+      options.watch?.stop();
       await running;
       await lease.release().catch(() => {});
     },

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { DISPATCHER_GROUP } from '@agentos/contracts';
 import { createPrismaClient, databaseRoundTripMs } from '@agentos/db';
-import { createServiceContext, type Logger, startHealthServer, startStreamConsumer } from '@agentos/runtime';
+import { createServiceContext, httpServerOptions, type Logger, startHealthServer, startStreamConsumer } from '@agentos/runtime';
 import type { Registry } from 'prom-client';
 import type { DispatcherConfig } from './config';
 import { createDispatcher } from './dispatch';
@@ -42,6 +42,7 @@ export async function startDispatcherService(
     scaling: { targetDrainMin: config.SCALING_TARGET_DRAIN_MIN, maxWorkers: config.SCALING_MAX_WORKERS },
     alertWebhookUrl: config.ALERT_WEBHOOK_URL,
     alertWebhookTimeoutMs: config.ALERT_WEBHOOK_TIMEOUT_MS,
+    streamMaxLen: config.EVENT_STREAM_MAXLEN,
   });
   const consumer = startStreamConsumer({
     stream: keys.events,
@@ -54,6 +55,7 @@ export async function startDispatcherService(
     claimIdleMs: config.CLAIM_IDLE_MS,
     claimEveryMs: Math.max(250, Math.floor(config.CLAIM_IDLE_MS / 2)),
     handle: dispatcher.handle,
+    watch: ctx.watchdog.watch('events', ctx.watchdogTimeoutMs),
   });
   const sweeper = startHeartbeatSweeper({
     redis,
@@ -62,6 +64,8 @@ export async function startDispatcherService(
     instance: ctx.instance,
     heartbeatTtlS: config.HEARTBEAT_TTL_S,
     intervalMs: config.SWEEP_INTERVAL_MS,
+    streamMaxLen: config.EVENT_STREAM_MAXLEN,
+    watch: ctx.watchdog.watch('sweeper', Math.max(ctx.watchdogTimeoutMs, 3 * config.SWEEP_INTERVAL_MS)),
   });
   ctx.heartbeat(redis, async () => ({ database_ms: await databaseRoundTripMs(prisma) }));
 
@@ -69,7 +73,9 @@ export async function startDispatcherService(
   if (options.listen) {
     server = await startHealthServer(config.PORT, {
       registry,
+      watchdog: ctx.watchdog,
       readiness: { redis: () => redis.ping(), database: () => prisma.$queryRaw`SELECT 1` },
+      http: httpServerOptions(config),
     });
     logger.info({ port: config.PORT }, 'dispatcher ready');
   }

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { type AgentEvent, DISPATCHER_GROUP, PIPELINE_AGENTS, redisKeys } from '@agentos/contracts';
 import { createPrismaClient, createTestDatabase, seedReferenceDataset, type PrismaClient, type TestDatabase } from '@agentos/db';
-import { appendEvents, newEvent } from '@agentos/runtime';
+import { appendEvents, EVENT_STREAM_MAXLEN, newEvent } from '@agentos/runtime';
 import Redis from 'ioredis';
 import { cleanupNamespace, TEST_REDIS_URL, uniqueNamespace } from '../../../test/support/redis';
 import { waitFor } from '../../../test/support/wait';
@@ -89,7 +89,7 @@ describe('dispatcher replicas killed mid-stream', () => {
 
     let a = startDispatcher();
     let b = startDispatcher();
-    for (let i = 0; i < events.length; i += 1000) await appendEvents(redis, keys, events.slice(i, i + 1000));
+    for (let i = 0; i < events.length; i += 1000) await appendEvents(redis, keys, events.slice(i, i + 1000), EVENT_STREAM_MAXLEN);
 
     await waitFor(async () => (await processed()) >= EVENTS * 0.3, { timeoutMs: 60_000, intervalMs: 25, message: '30% processed' });
     await kill(a);

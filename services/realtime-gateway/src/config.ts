@@ -1,4 +1,4 @@
-import { AUTH_REQUIRED, authEnv, commonEnv, loadEnv, portEnv } from '@agentos/runtime';
+import { AUTH_REQUIRED, authEnv, commonEnv, corsOriginsEnv, loadEnv, portEnv } from '@agentos/runtime';
 import { z } from 'zod';
 
 const positiveInt = z.coerce.number().int().positive();
@@ -33,14 +33,19 @@ export const gatewayEnv = z.object({
    */
   SOCKET_MAX_PACKETS: positiveInt.default(1000),
   /**
-   * Origins allowed by CORS for the HTTP long-polling transport, comma separated; `*` for any.
-   * WebSocket connections are not subject to CORS. Tokens travel in the handshake payload, never
-   * in cookies, so allowing any origin lends no ambient authority. @default *
+   * Browser origins that may connect, comma separated (`scheme://host[:port]`), or `*`. A
+   * browser always sends `Origin`; one neither listed nor the gateway's own host is refused at the
+   * handshake (both transports), and gets no CORS grant for long-polling. Clients that send no
+   * Origin (servers, the Node client) are not concerned. Tokens travel in the handshake payload,
+   * never in cookies. @default none: same origin only
    */
-  CORS_ORIGINS: z
-    .string()
-    .default('*')
-    .transform((list) => list.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '')),
+  CORS_ORIGINS: corsOriginsEnv,
+  /**
+   * Messages one socket may send per second (`subscribe`, `resync`, anything); past it they are
+   * refused with an error ack and counted. A `resync` costs a whole snapshot, so it is what this
+   * bounds. Bursts of twice this are allowed. @default 20
+   */
+  SOCKET_MESSAGE_RATE: positiveInt.max(10_000).default(20),
 });
 export type GatewayConfig = z.infer<typeof gatewayEnv>;
 

@@ -1,5 +1,4 @@
 import { type Logger, type Principal, type TokenVerifier, UnauthorizedError } from '@agentos/runtime';
-import { decodeJwt } from 'jose';
 import type { Socket } from 'socket.io';
 import type { GatewayMetrics } from './metrics';
 
@@ -29,9 +28,8 @@ export function authenticateHandshake(verifier: TokenVerifier, metrics: GatewayM
     }
     try {
       const principal = await verifier.verify(token);
-      // Verified above: decoding only reads the expiry (the verifier requires `exp`).
-      const expiresAt = (decodeJwt(token).exp ?? 0) * 1000;
-      (socket.data as SocketData) = { principal, expiresAt };
+      // Disconnected when the verifier would refuse the token: its `exp` plus the clock tolerance.
+      (socket.data as SocketData) = { principal, expiresAt: principal.expiresAt };
       next();
     } catch (error) {
       metrics.authFailures.inc({ reason: 'invalid' });

@@ -31,10 +31,21 @@ export function createGatewayMetrics(registry: Registry) {
       labelNames: ['room'] as const,
       registers: [registry],
     }),
-    subscribeRefused: new Counter({
-      name: 'ssot_gateway_subscribe_refused_total',
-      help: 'subscribe requests refused in the ack, by error (forbidden, unknown room)',
-      labelNames: ['error'] as const,
+    clientMessages: new Counter({
+      name: 'ssot_gateway_client_messages_total',
+      help: 'Messages received from clients, by message (subscribe, resync, unknown) and result (ok, or the error of the ack: forbidden, unknown room, invalid payload, unknown message, rate limited, no snapshot yet, unavailable)',
+      labelNames: ['message', 'result'] as const,
+      registers: [registry],
+    }),
+    originsRefused: new Counter({
+      name: 'ssot_gateway_origins_refused_total',
+      help: 'Handshakes refused because the browser Origin is neither the gateway host nor in CORS_ORIGINS',
+      registers: [registry],
+    }),
+    disconnects: new Counter({
+      name: 'ssot_gateway_disconnects_total',
+      help: 'Sockets disconnected, by socket.io reason (an oversized or malformed client packet shows as transport error or parse error)',
+      labelNames: ['reason'] as const,
       registers: [registry],
     }),
     emitted: new Counter({

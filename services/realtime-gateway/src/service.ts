@@ -1,6 +1,6 @@
-import { createServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo, Socket as NetSocket } from 'node:net';
-import { authOptions, createServiceContext, createTokenVerifier, healthHandler, type Logger, type Redis, VersionWatcher, withTimeout } from '@agentos/runtime';
+import { authOptions, createHttpServer, createServiceContext, createTokenVerifier, healthHandler, httpServerOptions, type Logger, type Redis, VersionWatcher, withTimeout } from '@agentos/runtime';
 import { createAdapter } from '@socket.io/redis-adapter';
 import type { Registry } from 'prom-client';
 import type { Server } from 'socket.io';
@@ -56,6 +56,7 @@ export async function startGatewayService(
 
   const health = healthHandler({
     registry,
+    watchdog: ctx.watchdog,
     readiness: {
       redis: () => redis.ping(),
       // Without its subscription the gateway delivers nothing: take it out of rotation.
@@ -64,7 +65,7 @@ export async function startGatewayService(
       },
     },
   });
-  const server = createServer((req, res) => {
+  const server = createHttpServer((req, res) => {
     health(req, res).then(
       (handled) => {
         if (handled) return;
@@ -76,7 +77,7 @@ export async function startGatewayService(
         res.end('{"error":{"code":"internal","message":"health handler failed"}}');
       },
     );
-  });
+  }, httpServerOptions(config));
   const connections = new Set<NetSocket>();
   server.on('connection', (socket) => {
     connections.add(socket);
@@ -95,6 +96,7 @@ export async function startGatewayService(
     }),
     corsOrigins: config.CORS_ORIGINS,
     maxBufferedPackets: config.SOCKET_MAX_PACKETS,
+    messageRate: config.SOCKET_MESSAGE_RATE,
   });
   // An EventEmitter's 'error' without a listener ends the process (socket.io-redis-adapter#336).
   io.of('/').adapter.on('error', adapterError);
@@ -116,8 +118,12 @@ export async function startGatewayService(
       logger.info({ version: feed.version, admins: feed.adminCount }, 'Redis is back: every admin was sent the snapshot again');
     },
   });
+  const versionWatch = ctx.watchdog.watch('version-check', Math.max(ctx.watchdogTimeoutMs, 3 * config.VERSION_CHECK_MS));
   const versionCheck = setInterval(() => {
-    feed.check().catch((error: unknown) => logger.debug({ err: error }, 'version check failed'));
+    feed.check().then(
+      () => versionWatch.progress(),
+      (error: unknown) => logger.debug({ err: error }, 'version check failed'),
+    );
   }, config.VERSION_CHECK_MS);
   versionCheck.unref();
   ctx.heartbeat(redis);
@@ -134,6 +140,7 @@ export async function startGatewayService(
 
   const halt = () => {
     clearInterval(versionCheck);
+    versionWatch.stop();
     outages.stop();
     feed.close();
   };

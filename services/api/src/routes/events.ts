@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MAX_INGEST_BYTES } from '@agentos/contracts';
-import { type Logger, SsotError, ValidationError } from '@agentos/runtime';
+import { type Logger, parseUntrustedJson, SsotError, ValidationError } from '@agentos/runtime';
 import express, { Router } from 'express';
-import { EventStoreUnavailableError, PayloadTooLargeError } from '../errors';
+import type { FailRequest } from '../app';
+import { EventStoreUnavailableError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors';
 import type { EventIngest } from '../event-ingest';
 import { validateEvents } from '../event-validation';
-import { sendThrown } from '../http-errors';
 import type { IngestTokens } from '../ingest-tokens';
 import type { ApiMetrics, RefusalReason } from '../metrics';
 
@@ -13,12 +13,14 @@ export interface EventsRouteDeps {
   tokens: IngestTokens;
   ingest: EventIngest;
   metrics: ApiMetrics;
-  logger: Pick<Logger, 'warn' | 'error'>;
+  logger: Pick<Logger, 'warn'>;
+  fail: FailRequest;
 }
 
 const REASON_BY_CODE: Record<string, RefusalReason> = {
   unauthorized: 'unauthorized',
   invalid_request: 'invalid',
+  unsupported_media_type: 'invalid',
   payload_too_large: 'too_large',
   rate_limited: 'rate_limited',
 };
@@ -48,7 +50,7 @@ export function eventsRouter(deps: EventsRouteDeps): Router {
       const reason = error instanceof SsotError ? REASON_BY_CODE[error.code] : undefined;
       if (reason) deps.metrics.eventsRefused.inc({ reason });
       if (error instanceof EventStoreUnavailableError) deps.logger.warn({ err: error.cause }, error.message);
-      sendThrown(res, error, (err) => deps.logger.error({ err }, 'unhandled error in POST /api/events'));
+      deps.fail(req, res, error);
     }
   });
   return router;
@@ -56,22 +58,23 @@ export function eventsRouter(deps: EventsRouteDeps): Router {
   async function readJson(req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<unknown> {
     const type = req.headers['content-type'];
     if (type !== undefined && !/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) {
-      throw new ValidationError(`request body must be JSON (Content-Type: application/json), not ${type.split(';', 1)[0]}`);
+      throw new UnsupportedMediaTypeError(`request body must be JSON (Content-Type: application/json), not ${clip(type.split(';', 1)[0]!)}`);
     }
     try {
       await new Promise<void>((resolve, reject) => readRaw(req as express.Request, res as express.Response, (err?: unknown) => (err ? reject(err) : resolve())));
     } catch (error) {
       const { status, type: kind } = error as { status?: number; type?: string };
       if (status === 413 || kind === 'entity.too.large') throw new PayloadTooLargeError(`request body over ${MAX_INGEST_BYTES} bytes (1 MiB)`);
+      if (status === 415) throw new UnsupportedMediaTypeError('unsupported Content-Encoding: use gzip, deflate, br or none');
       if (status !== undefined && status >= 400 && status < 500) throw new ValidationError(`request body could not be read: ${(error as Error).message}`);
       throw error;
     }
-    const raw = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
-    try {
-      // A leading BOM is legal in a UTF-8 file and fatal to JSON.parse.
-      return JSON.parse(raw.replace(/^\uFEFF/, ''));
-    } catch {
-      throw new ValidationError('request body is not valid JSON');
-    }
+    // Not JSON, too deep, a prototype key anywhere, a number out of range: 400 naming where.
+    return parseUntrustedJson(Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '');
   }
+}
+
+/** Echoes at most a little of what the client sent. */
+function clip(text: string): string {
+  return text.length > 100 ? `${text.slice(0, 100)}…` : text;
 }

@@ -1,11 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isSectionName, type SectionName } from '@agentos/contracts';
 import { bearerToken, NotFoundError, type TokenVerifier } from '@agentos/runtime';
-import { sendThrown } from '../http-errors';
+import type { FailRequest } from '../app';
 import type { ApiMetrics } from '../metrics';
+import type { RequestTarget } from '../request-target';
 import type { SnapshotEntry, SnapshotSource, SnapshotStore } from '../snapshot-store';
 
-const PREFIX = '/api/admin/ssot';
+/** Longest section name worth looking up (the longest real one is 14 characters). */
+const MAX_SECTION_NAME = 64;
 
 /**
  * `GET /api/admin/ssot` and `/api/admin/ssot/:section` (CONTRACT §4) on the bare node:http
@@ -13,25 +15,23 @@ const PREFIX = '/api/admin/ssot';
  * more than the whole answer. The stored bytes are sent as they are; gzip and br are computed
  * once per version. Returns false for requests that are not these routes.
  */
-export function ssotHandler(deps: { store: SnapshotStore; verifier: TokenVerifier; metrics: ApiMetrics; log: (e: unknown) => void }) {
-  return (req: IncomingMessage, res: ServerResponse): boolean => {
-    const url = req.url ?? '/';
-    if (!url.startsWith(PREFIX) || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
-    const path = url.split('?', 1)[0]!;
-    let section: SectionName | 'meta' | null = null;
-    if (path !== PREFIX && path !== `${PREFIX}/`) {
-      if (!path.startsWith(`${PREFIX}/`)) return false;
-      const name = decodeURIComponent(path.slice(PREFIX.length + 1));
-      if (name.includes('/')) return false;
-      section = name as SectionName;
-    }
-    serve(req, res, section).catch((error) => sendThrown(res, error, deps.log));
+export function ssotHandler(deps: { store: SnapshotStore; verifier: TokenVerifier; metrics: ApiMetrics; fail: FailRequest }) {
+  return (req: IncomingMessage, res: ServerResponse, target: RequestTarget): boolean => {
+    const { segments } = target;
+    // `/api/admin/ssot`, `/api/admin/ssot/` and `/api/admin/ssot/:section`; anything else is express's.
+    if (segments.length > 4 || segments[0] !== 'api' || segments[1] !== 'admin' || segments[2] !== 'ssot') return false;
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    const section = segments[3] ? segments[3] : null;
+    serve(req, res, section).catch((error: unknown) => deps.fail(req, res, error));
     return true;
   };
 
   async function serve(req: IncomingMessage, res: ServerResponse, section: string | null): Promise<void> {
     await deps.verifier.verifyAdmin(bearerToken(req.headers.authorization));
-    if (section !== null && !isSectionName(section) && section !== 'meta') throw new NotFoundError(`unknown section '${section}'`);
+    if (section !== null && !isSectionName(section) && section !== 'meta') {
+      const shown = section.length > MAX_SECTION_NAME ? `${section.slice(0, MAX_SECTION_NAME)}…` : section;
+      throw new NotFoundError(`unknown section '${shown}'`);
+    }
     const { entry, source } = await deps.store.get();
     if (section === null) {
       await send(req, res, entry, source, entry.etag, entry.body, true);
