@@ -84,6 +84,10 @@ async function main() {
     supervisor,
     log,
   });
+  const apiPort = services.find((service) => service.name === 'api').port;
+  // The dashboard the api serves talks to the gateway on the next port: another origin, so the
+  // gateway must allow it (CORS_ORIGINS; the default allows only its own).
+  const gatewayOrigins = env.CORS_ORIGINS || `http://127.0.0.1:${apiPort},http://localhost:${apiPort}`;
   const start = (list) => {
     for (const service of list) {
       supervisor.startService(service.name, service.script, {
@@ -91,6 +95,7 @@ async function main() {
         env: {
           ...env,
           ...auth.env,
+          ...(service.name === 'realtime-gateway' ? { CORS_ORIGINS: gatewayOrigins } : {}),
           PORT: String(service.port),
           REDIS_URL: redis.url,
           DATABASE_URL: database.url,

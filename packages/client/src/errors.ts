@@ -33,6 +33,23 @@ export class PublisherClosedError extends Error {
 }
 
 /**
+ * `publish` while `maxQueuedEvents` events (or `maxQueuedBytes` bytes) already wait to be sent:
+ * the api is away or slower than the events come. The event was not queued; the caller decides
+ * whether to drop it, wait (`flush()`) and try again, or slow its producer.
+ */
+export class PublisherQueueFullError extends Error {
+  override readonly name = 'PublisherQueueFullError';
+  readonly code = 'queue_full';
+
+  constructor(
+    readonly queuedEvents: number,
+    readonly queuedBytes: number,
+  ) {
+    super(`the event publisher's queue is full (${queuedEvents} events, ${queuedBytes} bytes wait for the api); the event was not queued`);
+  }
+}
+
+/**
  * Stable codes of a failed snapshot read: `network_error` (no answer), `timeout`, `token_error`
  * (the token function threw), `unauthorized` (401), `forbidden` (403), `unavailable` (503: no
  * snapshot has been built yet, `retryAfterMs` says when to ask again), `http_error` (any other

@@ -7,7 +7,7 @@ import {
   MAX_INGEST_BYTES,
 } from '@agentos/contracts';
 import { parseRetryAfter } from './backoff';
-import { IngestError, PublisherClosedError } from './errors';
+import { IngestError, PublisherClosedError, PublisherQueueFullError } from './errors';
 
 export interface EventPublisherOptions {
   /** Where the api answers, e.g. `https://ssot.example.com`; a path prefix is kept. */
@@ -33,6 +33,14 @@ export interface EventPublisherOptions {
   requestTimeoutMs?: number;
   /** The fetch to use (tests, instrumented or proxied fetches). @default globalThis.fetch */
   fetch?: typeof fetch;
+  /**
+   * Most events waiting to be sent (the request under way not counted). Past it, `publish`
+   * rejects at once with PublisherQueueFullError instead of holding memory without bound while
+   * the api is away or slower than the platform. @default 10000
+   */
+  maxQueuedEvents?: number;
+  /** Most bytes of event JSON waiting to be sent, as for `maxQueuedEvents`. @default 64 MiB */
+  maxQueuedBytes?: number;
 }
 
 export interface PublishOptions {
@@ -78,6 +86,8 @@ export class EventPublisher {
   private readonly retryBaseMs: number;
   private readonly requestTimeoutMs: number;
   private readonly fetchFn: typeof fetch;
+  private readonly maxQueuedEvents: number;
+  private readonly maxQueuedBytes: number;
 
   private readonly queue: Pending[] = [];
   private queuedBytes = 0;
@@ -98,11 +108,16 @@ export class EventPublisher {
     this.retryBaseMs = options.retryBaseMs ?? 100;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.fetchFn = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.maxQueuedEvents = options.maxQueuedEvents ?? 10_000;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? 64 * 1024 * 1024;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1 || this.batchSize > MAX_EVENTS_PER_BATCH) {
       throw new RangeError(`batchSize must be an integer from 1 to ${MAX_EVENTS_PER_BATCH}`);
     }
     for (const [name, value] of Object.entries({ flushIntervalMs: this.flushIntervalMs, maxRetries: this.maxRetries, retryBaseMs: this.retryBaseMs })) {
       if (!Number.isFinite(value) || value < 0) throw new RangeError(`${name} must be a number ≥ 0`);
+    }
+    for (const [name, value] of Object.entries({ maxQueuedEvents: this.maxQueuedEvents, maxQueuedBytes: this.maxQueuedBytes })) {
+      if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be an integer ≥ 1`);
     }
     if (!options.fetch && typeof globalThis.fetch !== 'function') throw new TypeError('no global fetch here: pass options.fetch');
   }
@@ -116,6 +131,9 @@ export class EventPublisher {
     const bytes = encoder.encode(json).length;
     if (bytes + ENVELOPE_BYTES > MAX_INGEST_BYTES) {
       return Promise.reject(new IngestError(`event ${id} is over ${MAX_INGEST_BYTES} bytes as JSON; it was not sent`, 413, 'payload_too_large', [], 0));
+    }
+    if (this.queue.length >= this.maxQueuedEvents || this.queuedBytes + bytes + 1 > this.maxQueuedBytes) {
+      return Promise.reject(new PublisherQueueFullError(this.queue.length, this.queuedBytes));
     }
     let settled!: () => void;
     const done = new Promise<void>((resolve) => (settled = resolve));

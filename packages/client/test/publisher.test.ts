@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { EventPublisher, IngestError, PublisherClosedError } from '@agentos/client';
+import { EventPublisher, IngestError, PublisherClosedError, PublisherQueueFullError } from '@agentos/client';
 import { redisKeys } from '@agentos/contracts';
 import Redis from 'ioredis';
 import { loadApiConfig } from '../../../services/api/src/config';
@@ -205,6 +205,24 @@ describe('EventPublisher against a real api', () => {
     expect(calls[limited + 1]!.at - calls[limited]!.at).toBeGreaterThanOrEqual(950);
     expect(calls.at(-1)!.status).toBe(202);
     expect(await streamIds()).toEqual(ids);
+  });
+
+  it('refuses an event at once while maxQueuedEvents wait, and takes them again once the queue drains', async () => {
+    await startApi();
+    const p = publisher({ batchSize: 500, flushIntervalMs: 60_000, maxQueuedEvents: 20 });
+    const queued = Array.from({ length: 20 }, () => p.publish('job:created', job()));
+    const refused = await p.publish('job:created', job()).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(PublisherQueueFullError);
+    expect(refused).toMatchObject({ code: 'queue_full', queuedEvents: 20 });
+    await p.flush();
+    expect(await streamIds()).toEqual(await Promise.all(queued));
+    const again = p.publish('job:created', job());
+    await p.flush();
+    await expect(again).resolves.toEqual(expect.any(String));
+    expect(() => publisher({ maxQueuedEvents: 0 })).toThrow('maxQueuedEvents must be an integer ≥ 1');
   });
 
   it('close() sends what is queued, then refuses new events', async () => {

@@ -79,6 +79,9 @@ export interface TokenVerifier {
 /** Longest token looked at: real ones are well under 2 kB, and the limit bounds the cache. */
 export const MAX_TOKEN_LENGTH = 8192;
 
+/** `header.payload.signature`, each segment unpadded base64url (RFC 7515 §7.1). */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'];
 
 /** The verification key for a token's header. The same key object until the key set changes. */
@@ -106,6 +109,9 @@ export function createTokenVerifier(options: AuthOptions): TokenVerifier {
     if (!token) throw new UnauthorizedError('missing bearer token');
     // Not worth parsing, nor keeping as a cache key.
     if (token.length > MAX_TOKEN_LENGTH) throw new UnauthorizedError(`token over ${MAX_TOKEN_LENGTH} characters`);
+    // jose decodes base64url leniently (it skips characters outside the alphabet, so a token
+    // with a space appended still verifies); only the exact compact form is accepted here.
+    if (!COMPACT_JWS.test(token)) throw new UnauthorizedError('not a compact JWS (three base64url segments)');
     const cached = cache.get(token);
     if (cached && cached.until > Date.now() && (await keyStillServed(cached))) return cached.principal;
     if (cached) cache.delete(token);

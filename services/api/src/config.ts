@@ -33,10 +33,10 @@ export const apiEnv = z.object({
   INGEST_RATE_LIMIT: z.coerce.number().int().positive().default(20_000),
   ...eventStreamEnv,
   /**
-   * How long an accepted event id is remembered, so the same id posted again has no effect. A
-   * platform retrying later than this gets its event applied twice. Each id costs one small key
-   * in Redis: about 100 bytes, ~100 MB per million ids remembered (docs/operations.md).
-   * @default 604800 (7 days)
+   * How long an accepted event id is remembered, so the same id posted again never reaches the
+   * stream. A repost later than this reaches the dispatcher, whose `processed_events` still gives
+   * it no effect (its socket message goes out again). Each id costs ~150 bytes of Redis: ~150 MB
+   * per million ids remembered, i.e. rate × TTL × 150 B (docs/operations.md). @default 3600
    */
   EVENT_ID_TTL_S: z.coerce.number().int().min(60).default(EVENT_ID_TTL_S),
   /**
