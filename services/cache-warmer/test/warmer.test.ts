@@ -66,16 +66,13 @@ describe('cache-warmer with two warmer and two collector replicas', () => {
     await waitFor(() => redis.exists(keys.snapshot), { timeoutMs: 3000, message: 'the first warm' });
 
     // Let five periods pass.
-    const firstTick = Date.now();
-    await waitFor(() => announcements.length >= 6, { timeoutMs: 5 * INTERVAL + 3000, message: 'five warms after the first' });
+    await waitFor(() => announcements.length >= 6, { timeoutMs: 5 * INTERVAL + 5000, message: 'five warms after the first' });
     const ticks = (await warmRequests()).filter((r) => r.reason === 'warm');
-    const perPeriod = new Map<number, number>();
-    for (const r of ticks) {
-      const slot = Math.floor(Date.parse(r.requested_at) / INTERVAL);
-      perPeriod.set(slot, (perPeriod.get(slot) ?? 0) + 1);
-    }
-    expect([...perPeriod.values()].every((n) => n === 1)).toBe(true);
-    expect(Date.now() - firstTick).toBeLessThan(5 * INTERVAL + 2000);
+    // Periods are wall-clock slots, as the schedule aligns ticks to them: two replicas, one warm
+    // in each period, never two.
+    const periods = ticks.map((r) => Math.floor(Date.parse(r.requested_at) / INTERVAL));
+    expect(periods.length).toBeGreaterThanOrEqual(5);
+    expect(new Set(periods).size).toBe(periods.length);
 
     const versions = announcements.map((a) => a.version);
     expect(versions.length).toBeGreaterThanOrEqual(6);
@@ -88,9 +85,11 @@ describe('cache-warmer with two warmer and two collector replicas', () => {
     const killedAt = Date.now();
     const takeover = await waitFor(
       async () => (await warmRequests()).find((r) => r.reason === 'warm' && Date.parse(r.requested_at) > killedAt),
-      { timeoutMs: 3 * INTERVAL, message: 'a warm by the other replica' },
+      { timeoutMs: 3 * INTERVAL + 2000, message: 'a warm by the other replica' },
     );
-    expect(Date.parse(takeover.requested_at) - killedAt).toBeLessThanOrEqual(INTERVAL + 300);
+    // The lease lapses before the next tick: the survivor warms in the crash's period or the next,
+    // never leaving a whole period unwarmed (a lease outliving the period would skip one).
+    expect(Math.floor(Date.parse(takeover.requested_at) / INTERVAL)).toBeLessThanOrEqual(Math.floor(killedAt / INTERVAL) + 1);
     expect(await leaderOf([...alive])).toBeDefined();
   });
 });

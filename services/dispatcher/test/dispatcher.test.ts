@@ -111,12 +111,14 @@ describe('dispatcher', () => {
     return res.body as { accepted: number; duplicates: number; ids: string[] };
   }
 
-  /** Posts `event`, then waits (≤ 1 s) until the snapshot shows `visible`. Returns the time it took. */
-  async function dispatchAndSee(event: AgentEvent, visible: (s: Snapshot) => boolean): Promise<number> {
-    const started = Date.now();
+  /**
+   * Posts `event`, then waits until the snapshot shows `visible`. Nothing else here rebuilds the
+   * snapshot (no warmer runs), so seeing it at all proves the dispatcher asked for the refresh;
+   * how fast is bench:events' question, not a loaded test machine's.
+   */
+  async function dispatchAndSee(event: AgentEvent, visible: (s: Snapshot) => boolean): Promise<void> {
     await post(event);
-    await waitFor(async () => visible(await snap()), { timeoutMs: 1000, intervalMs: 10, message: `${event.name} in the snapshot` });
-    return Date.now() - started;
+    await waitFor(async () => visible(await snap()), { intervalMs: 10, message: `${event.name} in the snapshot` });
   }
 
   function broadcastOf(eventId: string, type?: string): BroadcastMessage | undefined {
@@ -197,23 +199,24 @@ describe('dispatcher', () => {
 
   it('a worker whose heartbeats stop is announced offline exactly once, by the sweeper', async () => {
     // HEARTBEAT_TTL_S is 2 here and the sweep runs every 200 ms.
-    const started = Date.now();
     await waitFor(async () => (await prisma.worker.findUniqueOrThrow({ where: { id: workerId } })).status === 'offline', {
-      timeoutMs: 2000 + 200 + 2000,
+      timeoutMs: 2000 + 200 + 5000,
       message: 'the worker offline',
     });
-    expect(Date.now() - started).toBeLessThanOrEqual(2000 + 200 + 1500);
-    const offline = (await redis.xrange(keys.events, '-', '+'))
-      .map(([, fields]) => JSON.parse(fields[1]!) as AgentEvent)
-      .filter((e) => e.name === 'worker:offline' && e.payload.worker_id === workerId);
+    const events = (await redis.xrange(keys.events, '-', '+')).map(([, fields]) => JSON.parse(fields[1]!) as AgentEvent);
+    const offline = events.filter((e) => e.name === 'worker:offline' && e.payload.worker_id === workerId);
     expect(offline).toHaveLength(1);
+    expect(offline[0]!.payload).toEqual({ worker_id: workerId, reason: 'no heartbeat for 2 s' });
+    // Not before the TTL: the sweeper stamps its event after the cutoff it swept with.
+    const lastBeat = events.filter((e) => e.name === 'worker:heartbeat' && e.payload.worker_id === workerId).at(-1)!;
+    expect(Date.parse(offline[0]!.occurred_at) - Date.parse(lastBeat.occurred_at)).toBeGreaterThanOrEqual(2000);
     expect(await dispatcher.sweeper.sweep()).toEqual([]);
     const down = await waitFor(() => broadcastOf(offline[0]!.id, 'worker:down'));
     expect(down.rooms).toEqual(['admin', 'alerts']);
     // alert_ops reached the webhook; check_minimum_workers (0 online < 3) raised a notification.
     await waitFor(() => webhook.received.some((r) => r.id === offline[0]!.id), { message: 'the alert on the webhook' });
     await waitFor(() => prisma.notification.findUnique({ where: { eventId: offline[0]!.id } }), { message: 'the minimum-workers notification' });
-    await waitFor(async () => (await snap()).agents_workers.workers.workers.some((w) => w.id === workerId && w.status === 'offline'), { timeoutMs: 1000 });
+    await waitFor(async () => (await snap()).agents_workers.workers.workers.some((w) => w.id === workerId && w.status === 'offline'), { message: 'the worker offline in the snapshot' });
   });
 
   it('worker:offline posted directly: offline, a warning line, worker:down to admin and alerts', async () => {

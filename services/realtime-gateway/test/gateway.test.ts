@@ -180,14 +180,26 @@ describe('realtime-gateway', () => {
     expect(good.socket.connected).toBe(true);
   });
 
-  it('disconnects a socket when its token expires', async () => {
-    const { ns } = namespace();
-    const [gateway] = (await gateways(1, ns)) as [GatewayService];
+  it('disconnects a socket when its token expires, not before, and leaves the others connected', async () => {
+    const { ns, keys } = namespace();
+    // No clock tolerance, so the token's `exp` is the instant (with the default 30 s, it is exp + 30 s).
+    const [gateway] = (await gateways(1, ns, { AUTH_CLOCK_TOLERANCE_S: '0' })) as [GatewayService];
     const expiresAt = Math.floor(Date.now() / 1000) + 2;
     const shortLived = await client(gateway.port, await signToken({ sub: 'u1', role: 'user' }, { expiresIn: expiresAt }));
-    const reason = await new Promise<string>((resolve) => shortLived.socket.once('disconnect', resolve));
-    expect(reason).toBe('io server disconnect');
-    expect(Date.now()).toBeGreaterThanOrEqual(expiresAt * 1000 - 50);
+    const longLived = await client(gateway.port, await signToken({ sub: 'u2', role: 'user' }));
+    const disconnected = await new Promise<{ reason: string; at: number }>((resolve) =>
+      shortLived.socket.once('disconnect', (reason) => resolve({ reason, at: Date.now() })),
+    );
+    expect(disconnected.reason).toBe('io server disconnect');
+    // A lower bound only, which a loaded machine cannot break (it can only make the disconnect
+    // later); the 50 ms allow for a timer firing a millisecond early and clock rounding.
+    expect(disconnected.at).toBeGreaterThanOrEqual(expiresAt * 1000 - 50);
+    // The other socket is still served after that instant.
+    const id = randomUUID();
+    const delivered = longLived.next('job:progress', (m) => m.data.id === id);
+    await redis.publish(keys.broadcastChannel, JSON.stringify({ rooms: ['user:u2'], message: { type: 'job:progress', data: { id }, timestamp: new Date().toISOString() } }));
+    await delivered;
+    expect(longLived.socket.connected).toBe(true);
   });
 
   describe('with the collector', () => {
