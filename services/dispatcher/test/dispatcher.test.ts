@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type AgentEvent, type BroadcastMessage, redisKeys, snapshot, type Snapshot } from '@agentos/contracts';
 import { createPrismaClient, createTestDatabase, seedReferenceDataset, type PrismaClient, type TestDatabase } from '@agentos/db';
-import { appendEvents, newEvent } from '@agentos/runtime';
+import { appendEvents, EVENT_STREAM_MAXLEN, newEvent } from '@agentos/runtime';
 import Redis from 'ioredis';
 import request from 'supertest';
 import { loadApiConfig } from '../../api/src/config';
@@ -162,14 +162,14 @@ describe('dispatcher', () => {
     // Posted again: refused as a duplicate at the door.
     expect(await post(event)).toEqual({ accepted: 0, duplicates: 1, ids: [event.id] });
     // Delivered again anyway (as after a crash before the acknowledgement): no second effect.
-    await appendEvents(redis, keys, [event]);
+    await appendEvents(redis, keys, [event], EVENT_STREAM_MAXLEN);
     await waitFor(async () => (await dispatcher.registry.getSingleMetric('ssot_events_processed_total')!.get()).values.some((v) => v.labels.outcome === 'duplicate' && v.value >= 1));
     expect((await prisma.agent.findUniqueOrThrow({ where: { name: 'planner' } })).jobsProcessed).toBe(before.jobsProcessed + 1);
   });
 
   it('a job:processing arriving after job:completed leaves the job completed', async () => {
     const late = { ...newEvent('job:processing', { ...job, progress: 10 }) };
-    await appendEvents(redis, keys, [late]);
+    await appendEvents(redis, keys, [late], EVENT_STREAM_MAXLEN);
     await waitFor(() => prisma.processedEvent.findUnique({ where: { id: late.id } }), { timeoutMs: 2000, message: 'the late event processed' });
     expect(await prisma.job.findUniqueOrThrow({ where: { id: jobId } })).toMatchObject({ status: 'completed', progress: 100 });
   });
@@ -221,7 +221,7 @@ describe('dispatcher', () => {
 
   it('worker:offline posted directly: offline, a warning line, worker:down to admin and alerts', async () => {
     const other = randomUUID();
-    await appendEvents(redis, keys, [newEvent('worker:heartbeat', { worker_id: other, queues: ['default'], active_jobs: 0, concurrency: 1 })]);
+    await appendEvents(redis, keys, [newEvent('worker:heartbeat', { worker_id: other, queues: ['default'], active_jobs: 0, concurrency: 1 })], EVENT_STREAM_MAXLEN);
     await waitFor(() => prisma.worker.findUnique({ where: { id: other } }));
     const event = newEvent('worker:offline', { worker_id: other, reason: 'drained for deploy' });
     await dispatchAndSee(event, (s) => s.dashboard.workers.details.some((w) => w.id === other && w.status === 'offline'));
@@ -241,13 +241,13 @@ describe('dispatcher', () => {
   it('raises queue:threshold_warning once when a queue crosses its threshold', async () => {
     await prisma.queue.update({ where: { name: 'notifications' }, data: { pendingThreshold: 3 } });
     const created = Array.from({ length: 5 }, () => newEvent('job:created', { job_id: randomUUID(), queue: 'notifications', type: 'email' }));
-    await appendEvents(redis, keys, created);
+    await appendEvents(redis, keys, created, EVENT_STREAM_MAXLEN);
     const warnings = await waitFor(async () => {
       const all = (await redis.xrange(keys.events, '-', '+')).map(([, f]) => JSON.parse(f[1]!) as AgentEvent);
       const found = all.filter((e) => e.name === 'queue:threshold_warning' && e.payload.queue === 'notifications');
       return found.length > 0 ? found : null;
     }, { timeoutMs: 2000, message: 'the threshold warning' });
-    await appendEvents(redis, keys, [newEvent('job:created', { job_id: randomUUID(), queue: 'notifications', type: 'email' })]);
+    await appendEvents(redis, keys, [newEvent('job:created', { job_id: randomUUID(), queue: 'notifications', type: 'email' })], EVENT_STREAM_MAXLEN);
     await waitFor(async () => (await prisma.job.count({ where: { queue: 'notifications' } })) === 6);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]!.payload).toEqual({ queue: 'notifications', pending: expect.any(Number), threshold: 3 });
@@ -264,7 +264,7 @@ describe('dispatcher', () => {
     webhook.answer(500);
     const failing = newEvent('worker:offline', { worker_id: randomUUID(), reason: 'test: webhook down' });
     const behind = newEvent('job:created', { job_id: randomUUID(), queue: 'default', type: 'after' });
-    await appendEvents(redis, keys, [failing, behind]);
+    await appendEvents(redis, keys, [failing, behind], EVENT_STREAM_MAXLEN);
 
     // The event behind it is not held back.
     await waitFor(() => prisma.job.findUnique({ where: { id: behind.payload.job_id } }), { timeoutMs: 5000, message: 'the event behind' });

@@ -110,7 +110,7 @@ describe('realtime-gateway', () => {
     expect(await b1.emitWithAck('subscribe', { room: 'user:a' })).toEqual({ ok: false, error: 'forbidden' });
     expect(await b1.emitWithAck('subscribe', { room: 'admin' })).toEqual({ ok: false, error: 'forbidden' });
     expect(await b1.emitWithAck('subscribe', { room: 'everything' })).toEqual({ ok: false, error: 'unknown room' });
-    expect(await b1.emitWithAck('subscribe', 'user:a')).toEqual({ ok: false, error: 'unknown room' });
+    expect(await b1.emitWithAck('subscribe', 'user:a')).toEqual({ ok: false, error: 'invalid payload' });
     expect(await a0.emitWithAck('subscribe', { room: 'user:a' })).toEqual({ ok: true });
     expect(await admins[2]!.emitWithAck('subscribe', { room: 'user:a' })).toEqual({ ok: true });
 
@@ -136,7 +136,8 @@ describe('realtime-gateway', () => {
 
     expect(await metric(g0, 'ssot_gateway_connections', { role: 'admin' })).toBe(2);
     expect(await metric(g0, 'ssot_gateway_connections', { role: 'user' })).toBe(1);
-    expect(await metric(g1, 'ssot_gateway_subscribe_refused_total')).toBe(4);
+    const refused = (result: string) => metric(g1, 'ssot_gateway_client_messages_total', { message: 'subscribe', result });
+    expect([await refused('forbidden'), await refused('unknown room'), await refused('invalid payload')]).toEqual([2, 1, 1]);
 
     // One gateway crashes: its clients lose the connection, the others do not notice.
     const lost = new Promise<string>((resolve) => a2.socket.once('disconnect', resolve));
