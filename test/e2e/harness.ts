@@ -4,8 +4,7 @@
 // platform posts them: over HTTP, with the ingest token.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,12 +18,11 @@ import { loadCollectorConfig } from '../../services/collector/src/config';
 import { startCollectorService, type CollectorService } from '../../services/collector/src/service';
 import { loadDispatcherConfig } from '../../services/dispatcher/src/config';
 import { startDispatcherService, type DispatcherService } from '../../services/dispatcher/src/service';
+import { freePort, type ServiceProcess, spawnService } from '../support/processes';
 import { cleanupNamespace, uniqueNamespace } from '../support/redis';
 import { signToken, TEST_SECRET } from '../support/tokens';
 import { waitFor } from '../support/wait';
 
-const ROOT = join(__dirname, '..', '..');
-const GATEWAY_MAIN = join(ROOT, 'services', 'realtime-gateway', 'dist', 'index.js');
 const INGEST_TOKEN = 'e2e-ingest-token-0123456789';
 
 /** Client timings for tests: quick to notice a loss and to come back. */
@@ -38,62 +36,11 @@ const CLIENT_TIMINGS: Partial<CentralDataServiceOptions> = {
 };
 
 /** One gateway process. */
-export interface GatewayProcess {
-  url: string;
-  port: number;
-  child: ChildProcess;
-  alive(): boolean;
-  /** As a crash: SIGKILL, resolves once it is gone. */
-  kill(): Promise<void>;
-  /** SIGTERM, resolves with its exit code. */
-  stop(): Promise<number | null>;
-}
+export type GatewayProcess = ServiceProcess;
 
-/** Runs the built gateway (`dist/`, which `npm test` builds first) as its own process; resolves once it listens. */
-export async function spawnGateway(env: Record<string, string>): Promise<GatewayProcess> {
-  if (!existsSync(GATEWAY_MAIN)) throw new Error(`${GATEWAY_MAIN} is missing: build first (npm run build)`);
-  const child = spawn(process.execPath, [GATEWAY_MAIN], {
-    env: { PATH: process.env.PATH ?? '', AUTH_JWT_SECRET: TEST_SECRET, PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  // Keep the tail only: the pipes must be read, or a chatty child blocks on a full one.
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-20_000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start: ${output}`)), 15_000);
-    const look = () => {
-      const match = /"port":(\d+)[^\n]*"msg":"realtime-gateway listening"/.exec(output);
-      if (!match) return;
-      clearTimeout(timer);
-      child.stdout!.off('data', look);
-      resolve(Number(match[1]));
-    };
-    child.stdout!.on('data', look);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway exited with ${code}: ${output}`));
-    });
-  });
-  const alive = () => child.exitCode === null && child.signalCode === null;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    child,
-    alive,
-    async kill() {
-      if (alive()) child.kill('SIGKILL');
-      await exited;
-    },
-    async stop() {
-      if (alive()) child.kill('SIGTERM');
-      return exited;
-    },
-  };
+/** Runs the built gateway as its own process (so one can be SIGKILLed); resolves once it is healthy. */
+export function spawnGateway(env: Record<string, string>): Promise<GatewayProcess> {
+  return spawnService('realtime-gateway', { AUTH_JWT_SECRET: TEST_SECRET, ...env });
 }
 
 /** A redis-server of the test's own, on a free port, persisting nothing: a restart loses every key. */
@@ -145,16 +92,6 @@ export async function startRedisServer() {
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface StackOptions {
   /** The Redis every service uses. */

@@ -22,8 +22,10 @@ export interface ServiceProcess {
   output(): string;
   /** `GET path` on its port: status and body, or status 0 when it does not answer within `timeoutMs`. */
   get(path: string, timeoutMs?: number): Promise<{ status: number; body: string; ms: number }>;
-  /** SIGTERM, then SIGKILL after 10 s; resolves once it is gone. */
-  stop(): Promise<void>;
+  /** SIGTERM, then SIGKILL after 10 s; resolves with its exit code once it is gone. */
+  stop(): Promise<number | null>;
+  /** As a crash: SIGKILL; resolves once it is gone. */
+  kill(): Promise<void>;
 }
 
 /** A port nothing listens on right now. */
@@ -54,7 +56,7 @@ export async function spawnService(name: ServiceName, env: Record<string, string
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const alive = () => child.exitCode === null && child.signalCode === null;
   const url = `http://127.0.0.1:${port}`;
 
@@ -77,11 +79,16 @@ export async function spawnService(name: ServiceName, env: Record<string, string
     output: () => output,
     get,
     async stop() {
-      if (!alive()) return;
+      if (!alive()) return exited;
       child.kill('SIGTERM');
       const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
+      const code = await exited;
       clearTimeout(force);
+      return code;
+    },
+    async kill() {
+      if (alive()) child.kill('SIGKILL');
+      await exited;
     },
   };
   try {

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { type RedisKeys, type VersionAnnouncement } from '@agentos/contracts';
@@ -8,6 +7,7 @@ import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { loadGatewayConfig } from '../src/config';
 import { type GatewayService, startGatewayService } from '../src/service';
+import { type ServiceProcess, spawnService } from '../../../test/support/processes';
 import { TEST_REDIS_URL } from '../../../test/support/redis';
 import { TEST_SECRET } from '../../../test/support/tokens';
 
@@ -197,43 +197,10 @@ const GATEWAY_MAIN = join(__dirname, '..', 'dist', 'index.js');
 
 /**
  * Runs the built gateway (`dist/`, which `npm test` builds first) as its own process, so a test
- * can see that it survives what would crash a process. Resolves once it listens.
+ * can see that it survives what would crash a process. Resolves once it is healthy.
  */
-export async function spawnGateway(env: Record<string, string>) {
-  if (!existsSync(GATEWAY_MAIN)) throw new Error(`${GATEWAY_MAIN} is missing: build first (npm run build)`);
-  const child = spawn(process.execPath, [GATEWAY_MAIN], {
-    env: { PATH: process.env.PATH ?? '', AUTH_JWT_SECRET: TEST_SECRET, PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start: ${output}`)), 10_000);
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /"port":(\d+)[^\n]*"msg":"realtime-gateway listening"/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    });
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway exited with ${code}: ${output}`));
-    });
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    port,
-    child,
-    /** Everything it logged so far. */
-    output: () => output,
-    /** SIGTERM, then its exit code. */
-    async stop(): Promise<number | null> {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
+export function spawnGateway(env: Record<string, string>): Promise<ServiceProcess> {
+  return spawnService('realtime-gateway', { AUTH_JWT_SECRET: TEST_SECRET, ...env });
 }
 
 /** Runs the built gateway with `env` until it exits on its own; its exit code and stderr. */
