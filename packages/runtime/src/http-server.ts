@@ -8,8 +8,6 @@ export interface HttpServerOptions {
   requestTimeoutMs?: number;
   /** Idle keep-alive connections are closed after this; keep it above the load balancer's. @default 65000 */
   keepAliveTimeoutMs?: number;
-  /** Requests served on one keep-alive connection before it is closed (spreads clients across replicas). @default 1000 */
-  maxRequestsPerSocket?: number;
   /** Largest request head (request line and headers); over it: 431. @default 16384 */
   maxHeaderBytes?: number;
   /** Headers for the answers this module writes itself (the security headers, say). */
@@ -44,7 +42,8 @@ export function createHttpServer(listener: RequestListener, options: HttpServerO
   server.headersTimeout = options.headersTimeoutMs ?? 10_000;
   server.requestTimeout = options.requestTimeoutMs ?? 30_000;
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 65_000;
-  server.maxRequestsPerSocket = options.maxRequestsPerSocket ?? 1000;
+  // No maxRequestsPerSocket: past it Node answers 503 to a client that goes on sending on the
+  // connection (autocannon does), and spreading clients across replicas is the balancer's job.
   server.maxHeadersCount = 200;
   const extra = Object.entries(options.headers ?? {})
     .map(([name, value]) => `${name}: ${value}\r\n`)
