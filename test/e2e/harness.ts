@@ -2,23 +2,18 @@
 // the realtime gateways as processes of their own (so one can be SIGKILLed), a database of the
 // suite's own, and CentralDataService clients spread over the gateways. Events go in as a job
 // platform posts them: over HTTP, with the ingest token.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CentralDataService, type CentralDataServiceOptions, EventPublisher } from '@agentos/client';
 import { type EventName, type EventPayload, REFERENCE_QUEUES, redisKeys, type Snapshot } from '@agentos/contracts';
 import { createPrismaClient, createTestDatabase, seedReferenceDataset, type PrismaClient, type TestDatabase } from '@agentos/db';
-import Redis from 'ioredis';
 import { loadApiConfig } from '../../services/api/src/config';
 import { startApiService, type ApiService } from '../../services/api/src/service';
 import { loadCollectorConfig } from '../../services/collector/src/config';
 import { startCollectorService, type CollectorService } from '../../services/collector/src/service';
 import { loadDispatcherConfig } from '../../services/dispatcher/src/config';
 import { startDispatcherService, type DispatcherService } from '../../services/dispatcher/src/service';
-import { freePort, type ServiceProcess, spawnService } from '../support/processes';
+import { type ServiceProcess, spawnService } from '../support/processes';
 import { cleanupNamespace, uniqueNamespace } from '../support/redis';
 import { signToken, TEST_SECRET } from '../support/tokens';
 import { waitFor } from '../support/wait';
@@ -42,56 +37,6 @@ export type GatewayProcess = ServiceProcess;
 export function spawnGateway(env: Record<string, string>): Promise<GatewayProcess> {
   return spawnService('realtime-gateway', { AUTH_JWT_SECRET: TEST_SECRET, ...env });
 }
-
-/** A redis-server of the test's own, on a free port, persisting nothing: a restart loses every key. */
-export async function startRedisServer() {
-  const dir = mkdtempSync(join(tmpdir(), 'ssot-e2e-redis-'));
-  const port = await freePort();
-  const url = `redis://127.0.0.1:${port}`;
-  let child: ChildProcess;
-
-  const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', join(dir, 'redis.log')], {
-      stdio: 'ignore',
-    });
-    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
-    probe.on('error', () => {});
-    try {
-      await waitFor(
-        async () => {
-          if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode} (log in ${dir})`);
-          if (probe.status !== 'ready') await probe.connect().catch(() => probe.disconnect());
-          return (await probe.ping()) === 'PONG';
-        },
-        { timeoutMs: 10_000, intervalMs: 50, message: `redis-server on port ${port}` },
-      );
-    } finally {
-      probe.disconnect();
-    }
-  };
-  const halt = async (signal: NodeJS.Signals) => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise((resolve) => child.once('exit', resolve));
-    child.kill(signal);
-    await gone;
-  };
-
-  await start();
-  return {
-    url,
-    port,
-    /** SIGKILL: every key is lost (nothing is persisted). `start()` brings up an empty one on the same port. */
-    async crash(): Promise<void> {
-      await halt('SIGKILL');
-    },
-    start,
-    async stop(): Promise<void> {
-      await halt('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 
 export interface StackOptions {
   /** The Redis every service uses. */

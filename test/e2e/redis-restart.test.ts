@@ -4,7 +4,8 @@
 import type { CentralDataService } from '@agentos/client';
 import Redis from 'ioredis';
 import { waitFor } from '../support/wait';
-import { eventMix, expectConverged, postEvents, type Stack, startRedisServer, startStack } from './harness';
+import { startRedisServer } from '../support/redis-server';
+import { eventMix, expectConverged, postEvents, type Stack, startStack } from './harness';
 
 describe('end to end: Redis restarted mid-run', () => {
   let redisServer: Awaited<ReturnType<typeof startRedisServer>>;

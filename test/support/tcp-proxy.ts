@@ -15,13 +15,14 @@ interface Link {
  *   drops its packets or the server hangs. `forward()` delivers what waited and goes on.
  */
 export async function startTcpProxy(targetHost: string, targetPort: number) {
+  let target = { host: targetHost, port: targetPort };
   const links = new Set<Link>();
   let open = true;
   let flowing = true;
 
   const connectUpstream = (link: Link) => {
     const upstream = new NetSocket();
-    upstream.connect(targetPort, targetHost);
+    upstream.connect(target.port, target.host);
     link.upstream = upstream;
     link.client.pipe(upstream).pipe(link.client);
     upstream.on('error', () => close(link)).on('close', () => close(link));
@@ -50,6 +51,10 @@ export async function startTcpProxy(targetHost: string, targetPort: number) {
     /** Connections open through the proxy now. */
     get connections(): number {
       return links.size;
+    },
+    /** New connections go to `host:port` from now on; open ones stay where they are (a failover's DNS change). */
+    retarget(host: string, port: number) {
+      target = { host, port };
     },
     cut() {
       open = false;
