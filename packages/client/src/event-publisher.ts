@@ -41,13 +41,24 @@ export interface EventPublisherOptions {
   maxQueuedEvents?: number;
   /** Most bytes of event JSON waiting to be sent, as for `maxQueuedEvents`. @default 64 MiB */
   maxQueuedBytes?: number;
+  /**
+   * The platform these events come from (`celery`, `bullmq`, your own name): where the commands
+   * of its jobs go (CONTRACT §8). @default none: the api records `api`
+   */
+  source?: string;
 }
 
 export interface PublishOptions {
-  /** The event's id (a UUID), its idempotency key. @default a new UUID v4 */
+  /**
+   * The event's id, its idempotency key: any id of 1–200 characters without whitespace (CONTRACT
+   * §5). A bridge derives it from what the platform said, so posting the same thing twice is
+   * harmless. @default a new UUID v4
+   */
   id?: string;
   /** When it happened. @default the time of `publish` */
   occurredAt?: Date | string;
+  /** Overrides the publisher's `source` for this event. */
+  source?: string;
 }
 
 interface Pending {
@@ -86,6 +97,7 @@ export class EventPublisher {
   private readonly retryBaseMs: number;
   private readonly requestTimeoutMs: number;
   private readonly fetchFn: typeof fetch;
+  private readonly source: string | undefined;
   private readonly maxQueuedEvents: number;
   private readonly maxQueuedBytes: number;
 
@@ -108,6 +120,7 @@ export class EventPublisher {
     this.retryBaseMs = options.retryBaseMs ?? 100;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.fetchFn = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.source = options.source;
     this.maxQueuedEvents = options.maxQueuedEvents ?? 10_000;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 64 * 1024 * 1024;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1 || this.batchSize > MAX_EVENTS_PER_BATCH) {
@@ -127,7 +140,14 @@ export class EventPublisher {
     if (this.closed) return Promise.reject(new PublisherClosedError());
     const id = options.id ?? randomUuid();
     const occurredAt = options.occurredAt ?? new Date();
-    const json = JSON.stringify({ id, name, payload, occurred_at: occurredAt instanceof Date ? occurredAt.toISOString() : occurredAt });
+    const source = options.source ?? this.source;
+    const json = JSON.stringify({
+      id,
+      name,
+      payload,
+      occurred_at: occurredAt instanceof Date ? occurredAt.toISOString() : occurredAt,
+      ...(source === undefined ? {} : { source }),
+    });
     const bytes = encoder.encode(json).length;
     if (bytes + ENVELOPE_BYTES > MAX_INGEST_BYTES) {
       return Promise.reject(new IngestError(`event ${id} is over ${MAX_INGEST_BYTES} bytes as JSON; it was not sent`, 413, 'payload_too_large', [], 0));

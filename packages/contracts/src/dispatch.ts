@@ -15,7 +15,9 @@ export type SocketEventName =
   | 'job:error'
   | 'worker:down'
   | 'queue:warning'
-  | 'system:status';
+  | 'system:status'
+  | 'job:cancelled'
+  | 'command:result';
 
 /** A room name; `user:{user_id}` is filled from the payload and skipped when the payload has none. */
 export type RoomTemplate = 'admin' | 'alerts' | 'monitoring' | 'user:{user_id}';
@@ -79,6 +81,21 @@ export const EVENT_DISPATCH_CONFIG = {
     cache: ['system_health'],
     sections: ['system_control', 'dashboard'],
     websocket: { event: 'system:status', rooms: ['monitoring'] },
+  },
+  // The extensions (CONTRACT §5), not in the seed.
+  'job:cancelled': {
+    cache: ['dashboard', 'queue'],
+    sections: ['dashboard', 'queue'],
+    websocket: { event: 'job:cancelled', rooms: ['admin', 'user:{user_id}'] },
+  },
+  'queue:stats': {
+    cache: ['queue'],
+    sections: ['queue'],
+  },
+  'command:result': {
+    cache: [],
+    sections: [],
+    websocket: { event: 'command:result', rooms: ['admin'] },
   },
 } as const satisfies Record<EventName, DispatchRule>;
 

@@ -1,3 +1,5 @@
+import { idKeyPart } from './ids';
+
 /**
  * Every Redis key, stream and channel name of the system, built once here. Nothing else in the
  * repository spells a key: services call these builders with their configured namespace.
@@ -43,7 +45,7 @@ export interface RedisKeys {
   readonly eventAttempts: string;
   /** The latest `system:health_check` payload (JSON), shown in `system_control`. */
   readonly systemHealth: string;
-  /** Marker that an event id was accepted (ingest idempotency); TTL `EVENT_ID_TTL_S`. */
+  /** Marker that an event id was accepted (ingest idempotency); TTL `EVENT_ID_TTL_S`. The id is escaped (`idKeyPart`). */
   eventSeen(eventId: string): string;
   /** Pub/sub channel of socket messages for the realtime gateways: `BroadcastMessage` JSON. */
   readonly broadcastChannel: string;
@@ -57,7 +59,16 @@ export interface RedisKeys {
   readonly sweeperLease: string;
   /** Lease of the one cache-warmer replica that emits `system:health_check`. */
   readonly healthCheckLease: string;
+  /** Stream of the commands for one source's platform (CONTRACT §8), read by its executors' group. */
+  commands(source: string): string;
+  /** Hash source → JSON `SourceCapabilities` declared by a `CommandConsumer` (builtin sources need none). */
+  readonly sourceCapabilities: string;
+  /** Hash queue → JSON `{pending, workers?, source, at}`: the depth each platform's broker last reported (`queue:stats`). */
+  readonly queueStats: string;
 }
+
+/** Consumer group of the executors (bridges, `CommandConsumer`s) on each command stream. */
+export const COMMAND_GROUP = 'executors';
 
 /**
  * Default of `EVENT_ID_TTL_S`: how long the api remembers an accepted event id, so the same id
@@ -93,17 +104,21 @@ export function redisKeys(namespace = ''): RedisKeys {
     warmerLease: k('cache-warmer:lease'),
     serviceHeartbeats: k('services:heartbeat'),
     workersLive: k('workers:live'),
-    workerLive: (workerId: string) => k(`workers:live:${workerId}`),
+    // Ids are the platforms' own (opaque): escaped, so none reaches another key or a hash slot.
+    workerLive: (workerId: string) => k(`workers:live:${idKeyPart(workerId)}`),
     events: k('ssot:events'),
     eventsDeadLetter: k('ssot:events:dead'),
     eventAttempts: k('ssot:events:attempts'),
     systemHealth: k('system:health'),
-    eventSeen: (eventId: string) => k(`ssot:events:seen:${eventId}`),
+    eventSeen: (eventId: string) => k(`ssot:events:seen:${idKeyPart(eventId)}`),
     broadcastChannel: k('ssot:broadcast'),
     rateLimit: (tokenId: string) => k(`ssot:ratelimit:${tokenId}`),
     queuesOverThreshold: k('queues:over_threshold'),
     scalingRecommendations: k('scaling:recommended'),
     sweeperLease: k('dispatcher:sweeper:lease'),
     healthCheckLease: k('cache-warmer:health-check:lease'),
+    commands: (source: string) => k(`ssot:commands:${idKeyPart(source)}`),
+    sourceCapabilities: k('ssot:sources'),
+    queueStats: k('queues:broker_stats'),
   });
 }

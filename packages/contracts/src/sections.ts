@@ -1,8 +1,11 @@
 import { z } from 'zod';
+import { opaqueId } from './ids';
 
 /**
- * The snapshot (CONTRACT §3): one schema per section, the type inferred beside it. Ids are UUID
- * strings and times ISO 8601 UTC strings; the collector's serialiser guarantees both.
+ * The snapshot (CONTRACT §3): one schema per section, the type inferred beside it. Ids of jobs,
+ * workers, users and events are the platforms' own (opaque, CONTRACT §5); ids the system makes
+ * (agents, notifications) are UUIDs; times are ISO 8601 UTC strings, which the collector's
+ * serialiser guarantees.
  */
 
 const isoTime = z.iso.datetime({ offset: true });
@@ -12,13 +15,15 @@ export const jobStatus = z.enum(['pending', 'processing', 'completed', 'failed',
 export type JobStatus = z.infer<typeof jobStatus>;
 
 export const jobSummary = z.object({
-  id: z.uuid(),
+  id: opaqueId,
+  /** The platform the job came from (where its commands go). */
+  source: z.string(),
   queue: z.string(),
   type: z.string(),
   status: jobStatus,
-  user_id: z.uuid().nullable(),
+  user_id: opaqueId.nullable(),
   agent: z.string().nullable(),
-  worker_id: z.uuid().nullable(),
+  worker_id: opaqueId.nullable(),
   attempts: count,
   progress: z.number().min(0).max(100),
   error: z.string().nullable(),
@@ -30,7 +35,7 @@ export const jobSummary = z.object({
 export type JobSummary = z.infer<typeof jobSummary>;
 
 export const workerDetail = z.object({
-  id: z.uuid(),
+  id: opaqueId,
   hostname: z.string(),
   status: z.enum(['online', 'offline']),
   queues: z.array(z.string()),
@@ -52,7 +57,7 @@ export const notification = z.object({
   severity: z.enum(['info', 'warning', 'critical']),
   title: z.string(),
   message: z.string(),
-  event_id: z.uuid().nullable(),
+  event_id: opaqueId.nullable(),
   created_at: isoTime,
   read: z.boolean(),
 });
@@ -143,6 +148,12 @@ export const queueStats = z.object({
   paused: z.boolean(),
   /** consider_scaling's advice from depth and throughput; null before it has run for this queue. */
   recommended_workers: count.nullable(),
+  /**
+   * The depth the platform's own broker last reported (`queue:stats`, from a bridge), and when;
+   * null for a queue no platform reports. It counts what the broker holds, `pending` what the SSOT
+   * knows of: the two differ by what the platform enqueued without an event.
+   */
+  broker: z.object({ pending: count, workers: count.nullable(), source: z.string(), at: isoTime }).nullable(),
 });
 export type QueueStats = z.infer<typeof queueStats>;
 
@@ -154,11 +165,12 @@ export const queueSection = z.object({
 export type QueueSection = z.infer<typeof queueSection>;
 
 export const logEntry = z.object({
-  id: z.uuid(),
+  /** The id of the event the line records (opaque), or a UUID. */
+  id: opaqueId,
   level: z.enum(['debug', 'info', 'warn', 'error']),
   source: z.string(),
   message: z.string(),
-  job_id: z.uuid().nullable(),
+  job_id: opaqueId.nullable(),
   created_at: isoTime,
 });
 export const logsSection = z.object({ recent_entries: z.array(logEntry) });

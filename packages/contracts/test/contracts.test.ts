@@ -68,7 +68,7 @@ describe('event envelope', () => {
     expect(eventEnvelope.safeParse({ name: 'job:exploded', payload: job }).success).toBe(false);
     expect(eventEnvelope.safeParse({ name: 'job:created', payload: { queue: 'q', type: 't' } }).success).toBe(false);
     expect(eventEnvelope.safeParse({ name: 'job:created', payload: { ...job, progress: 101 } }).success).toBe(false);
-    expect(eventEnvelope.safeParse({ name: 'job:created', payload: { ...job, job_id: 'nope' } }).success).toBe(false);
+    expect(eventEnvelope.safeParse({ name: 'job:created', payload: { ...job, job_id: 'no pe' } }).success).toBe(false);
   });
 });
 

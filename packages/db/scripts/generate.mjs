@@ -2,15 +2,20 @@
 //
 // The Prisma CLI insists on locating its schema engine at start even though `generate` never
 // uses it; where the engine cannot be downloaded (offline CI), any existing file will do.
-// `--if-missing` skips the work when the client is already there (used before every build).
+// `--if-missing` skips the work when the client is already there and was generated from this
+// very schema (used before every build: an edited schema.prisma regenerates it).
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const generated = join(root, 'src/generated/prisma/client.ts');
-if (process.argv.includes('--if-missing') && existsSync(generated)) process.exit(0);
+const stamp = join(root, 'src/generated/prisma/.schema-sha256');
+const schemaHash = createHash('sha256').update(readFileSync(join(root, 'prisma/schema.prisma'))).digest('hex');
+const current = existsSync(generated) && existsSync(stamp) && readFileSync(stamp, 'utf8') === schemaHash;
+if (process.argv.includes('--if-missing') && current) process.exit(0);
 
 const env = { ...process.env, CHECKPOINT_DISABLE: '1', PRISMA_HIDE_UPDATE_MESSAGE: '1' };
 env.PRISMA_SCHEMA_ENGINE_BINARY ??= process.execPath;
@@ -19,4 +24,5 @@ const result = spawnSync('npx', ['prisma', 'generate', '--schema', 'prisma/schem
   env,
   stdio: 'inherit',
 });
+if (result.status === 0) writeFileSync(stamp, schemaHash);
 process.exit(result.status ?? 1);

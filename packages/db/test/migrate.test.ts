@@ -78,7 +78,7 @@ describe('migrate', () => {
       url,
       "SELECT typname FROM pg_type WHERE typtype = 'e' AND typnamespace = 'public'::regnamespace ORDER BY typname",
     );
-    expect(enums.map((e) => e.typname)).toEqual(['agent_status', 'job_status', 'log_level', 'severity', 'worker_status']);
+    expect(enums.map((e) => e.typname)).toEqual(['agent_status', 'command_action', 'command_status', 'job_status', 'log_level', 'severity', 'worker_status']);
     const partial = await query<{ indexdef: string }>(
       url,
       "SELECT indexdef FROM pg_indexes WHERE indexname = 'jobs_active_queue_idx'",

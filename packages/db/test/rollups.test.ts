@@ -131,8 +131,8 @@ describe('job rollups', () => {
       persist(ids.slice(0, 200).map((id) => jobTarget(id, 'processing', new Date(now + 10)))),
       persist(ids.slice(100, 300).map((id) => jobTarget(id, 'completed', new Date(now + 20)))),
       persist(ids.slice(250, 400).map((id) => jobTarget(id, 'failed', new Date(now + 30)))),
-      pool.query(`UPDATE jobs SET finished_at = finished_at + interval '1 hour' WHERE id = ANY($1::uuid[]) AND finished_at IS NOT NULL`, [ids.slice(0, 300)]),
-      pool.query(`DELETE FROM jobs WHERE id = ANY($1::uuid[])`, [ids.slice(390)]),
+      pool.query(`UPDATE jobs SET finished_at = finished_at + interval '1 hour' WHERE id = ANY($1::text[]) AND finished_at IS NOT NULL`, [ids.slice(0, 300)]),
+      pool.query(`DELETE FROM jobs WHERE id = ANY($1::text[])`, [ids.slice(390)]),
     ]);
     expect(await disagreements()).toEqual([]);
   });

@@ -1,6 +1,8 @@
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import {
   AgentStatus,
+  CommandAction,
+  CommandStatus,
   createPrismaClient,
   createTestDatabase,
   JobStatus,
@@ -32,14 +34,16 @@ const at = (iso: string) => new Date(iso);
 
 describe('Prisma client round trip', () => {
   it('Job', async () => {
+    // Ids as platforms give them (CONTRACT §5), not only UUIDs.
     const data = {
-      id: '6f1c3a52-8a0e-4d0b-9a43-1b2f0e3c4d5e',
+      id: 'bull:render:42',
+      source: 'bullmq',
       queue: 'pipeline',
       type: 'agent.step',
       status: JobStatus.processing,
-      userId: '0b7e2c1d-3f4a-4b5c-8d6e-7f8091a2b3c4',
+      userId: 'auth0|5f3a',
       agent: 'planner',
-      workerId: '9d8c7b6a-5f4e-4d3c-8b2a-190817263544',
+      workerId: 'celery@host-1',
       attempts: 2,
       progress: 40,
       error: null,
@@ -260,6 +264,41 @@ describe('Prisma client round trip', () => {
 
     await prisma.processedEvent.delete({ where: { id: data.id } });
     expect(await prisma.processedEvent.findUnique({ where: { id: data.id } })).toBeNull();
+  });
+
+  it('JobEvent', async () => {
+    const data = {
+      eventId: 'bullmq:render:42:completed:1',
+      jobId: '42',
+      name: 'job:completed',
+      occurredAt: at('2026-11-30T10:00:01.250Z'),
+      source: 'bullmq',
+      attempt: 2,
+      payload: { job_id: '42', queue: 'render', type: 'thumbnail', duration_ms: 830, attempt: 2 },
+    };
+    const created = await prisma.jobEvent.create({ data });
+    expect(created).toEqual(data);
+    expect(await prisma.jobEvent.findMany({ where: { jobId: '42' }, orderBy: { occurredAt: 'asc' } })).toEqual([created]);
+    await expect(prisma.jobEvent.create({ data })).rejects.toMatchObject({ code: 'P2002' });
+    await prisma.jobEvent.delete({ where: { eventId: data.eventId } });
+    expect(await prisma.jobEvent.findUnique({ where: { eventId: data.eventId } })).toBeNull();
+  });
+
+  it('Command', async () => {
+    const data = {
+      id: 'c0ffee00-1234-4567-89ab-0123456789ac',
+      jobId: 'celery-task-7',
+      source: 'celery',
+      action: CommandAction.cancel,
+      requestedBy: 'auth0|5f3a',
+      requestedAt: at('2026-11-30T10:00:02.000Z'),
+    };
+    const created = await prisma.command.create({ data });
+    expect(created).toEqual({ ...data, status: CommandStatus.requested, error: null, completedAt: null });
+    const done = await prisma.command.update({ where: { id: data.id }, data: { status: CommandStatus.failed, error: 'task already finished', completedAt: at('2026-11-30T10:00:02.300Z') } });
+    expect(done).toEqual({ ...created, status: CommandStatus.failed, error: 'task already finished', completedAt: at('2026-11-30T10:00:02.300Z') });
+    expect(await prisma.command.findMany({ where: { jobId: 'celery-task-7' } })).toEqual([done]);
+    await prisma.command.delete({ where: { id: data.id } });
   });
 
   it('refuses a second notification for the same event', async () => {

@@ -10,9 +10,12 @@ import type { Redis } from 'ioredis';
  */
 export const EVENT_STREAM_MAXLEN = 1_000_000;
 
+/** The `source` of the events the system raises itself. */
+export const SYSTEM_EVENT_SOURCE = 'ssot';
+
 /** An event raised inside the system (heartbeat sweeper, threshold check, health check). */
 export function newEvent<N extends EventName>(name: N, payload: EventPayload<N>): AgentEvent {
-  return { id: randomUUID(), name, payload, occurred_at: new Date().toISOString() } as AgentEvent;
+  return { id: randomUUID(), name, payload, occurred_at: new Date().toISOString(), source: SYSTEM_EVENT_SOURCE } as AgentEvent;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type AgentEvent, EVENT_ID_TTL_S, type IngestResult, type RedisKeys } from '@agentos/contracts';
+import { type AgentEvent, EVENT_ID_TTL_S, idKeyPart, type IngestResult, type RedisKeys } from '@agentos/contracts';
 import { EVENT_STREAM_MAXLEN, type Redis, withTimeout } from '@agentos/runtime';
 import { EventStoreUnavailableError, RateLimitedError } from './errors';
 
@@ -55,9 +55,9 @@ export class EventIngest {
       options.redis.defineCommand('enqueueEvents', { numberOfKeys: 1, lua: ENQUEUE_EVENTS });
       options.redis.defineCommand('rateLimit', { numberOfKeys: 1, lua: RATE_LIMIT });
     }
-    // The script builds marker keys as prefix .. id; make sure that is what `eventSeen` spells.
+    // The script builds marker keys as prefix .. escaped id; make sure that is what `eventSeen` spells.
     this.seenPrefix = options.keys.eventSeen('');
-    if (options.keys.eventSeen('x') !== `${this.seenPrefix}x`) throw new Error('eventSeen(id) is not prefix + id; enqueueEvents-1.lua needs it to be');
+    if (options.keys.eventSeen('a:b') !== `${this.seenPrefix}${idKeyPart('a:b')}`) throw new Error('eventSeen(id) is not prefix + idKeyPart(id); enqueueEvents-1.lua needs it to be');
     this.streamMaxLen = options.streamMaxLen ?? EVENT_STREAM_MAXLEN;
     this.idTtlS = options.idTtlS ?? EVENT_ID_TTL_S;
     this.ratePerSecond = options.ratePerSecond ?? 20_000;
@@ -79,8 +79,11 @@ export class EventIngest {
   async enqueue(events: readonly AgentEvent[]): Promise<IngestOutcome> {
     const args: string[] = [];
     for (const event of events) {
-      // Exactly these four fields, in this order: the dispatcher reads this JSON.
-      args.push(event.id, JSON.stringify({ id: event.id, name: event.name, payload: event.payload, occurred_at: event.occurred_at }));
+      // Exactly these five fields, in this order: the dispatcher reads this JSON.
+      args.push(
+        idKeyPart(event.id),
+        JSON.stringify({ id: event.id, name: event.name, payload: event.payload, occurred_at: event.occurred_at, source: event.source }),
+      );
     }
     const flags = await this.call(
       this.redis.enqueueEvents(this.options.keys.events, this.seenPrefix, this.idTtlS, this.streamMaxLen, ...args),

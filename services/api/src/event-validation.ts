@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   type AgentEvent,
+  DEFAULT_EVENT_SOURCE,
   EVENT_NAMES,
   eventEnvelope,
   type IngestProblem,
@@ -30,17 +31,18 @@ export function validateEvents(body: unknown, now: Date = new Date()): AgentEven
       problems.push(...result.error.issues.map((issue) => toProblem(index, raw, issue)));
       return;
     }
-    const data = result.data as { id?: string; name: AgentEvent['name']; payload: unknown; occurred_at?: string };
+    const data = result.data as { id?: string; name: AgentEvent['name']; payload: unknown; occurred_at?: string; source?: string };
     if (data.occurred_at && Date.parse(data.occurred_at) - now.getTime() > MAX_OCCURRED_AT_AHEAD_MS) {
       problems.push({ index, field: 'occurred_at', message: `more than ${MAX_OCCURRED_AT_AHEAD_MS / 60_000} minutes ahead of the server's clock (${now.toISOString()})` });
       return;
     }
     events.push({
-      // One spelling per id, so `A…` and `a…` are the same idempotency key.
-      id: data.id?.toLowerCase() ?? randomUUID(),
+      // Ids are opaque (CONTRACT §5): kept exactly as given, so `A` and `a` are two ids.
+      id: data.id ?? randomUUID(),
       name: data.name,
       payload: data.payload,
       occurred_at: data.occurred_at ? new Date(data.occurred_at).toISOString() : now.toISOString(),
+      source: data.source ?? DEFAULT_EVENT_SOURCE,
     } as AgentEvent);
   });
   if (problems.length > 0) {

@@ -27,6 +27,9 @@ const PAYLOADS: Record<EventName, Record<string, unknown>> = {
   'worker:offline': { worker_id: randomUUID(), reason: 'heartbeat lapsed' },
   'queue:threshold_warning': { queue: 'default', pending: 120, threshold: 100 },
   'system:health_check': { services: { api: 'ok', collector: 'degraded' }, redis_ms: 1.5, database_ms: 3 },
+  'job:cancelled': { job_id: '42', queue: 'default', type: 'render', reason: 'cancelled by admin' },
+  'queue:stats': { queue: 'default', pending: 17, workers: 2 },
+  'command:result': { command_id: randomUUID(), job_id: '42', ok: false, error: 'job is not failed' },
 };
 
 const jobCreated = (over: Record<string, unknown> = {}) => ({
@@ -92,7 +95,7 @@ describe('POST /api/events', () => {
     return found?.value ?? 0;
   }
 
-  it('accepts each of the eight events, filling id and occurred_at, one stream entry each', async () => {
+  it('accepts each of the eleven events, filling id and occurred_at, one stream entry each', async () => {
     const { api, keys } = await start();
     const before = Date.now();
     const ids: string[] = [];
@@ -103,17 +106,17 @@ describe('POST /api/events', () => {
       ids.push(res.body.ids[0]);
     }
     const after = Date.now();
-    expect(new Set(ids).size).toBe(8);
+    expect(new Set(ids).size).toBe(EVENT_NAMES.length);
 
     const entries = await streamEntries(keys.events);
-    expect(entries).toHaveLength(8);
+    expect(entries).toHaveLength(EVENT_NAMES.length);
     entries.forEach(({ fields, event }, i) => {
       const name = EVENT_NAMES[i]!;
       expect(fields[0]).toBe('event');
       expect(fields).toHaveLength(2);
       // Exactly these fields, in this order: what the dispatcher reads.
-      expect(Object.keys(event)).toEqual(['id', 'name', 'payload', 'occurred_at']);
-      expect(event).toEqual({ id: ids[i], name, payload: PAYLOADS[name], occurred_at: expect.any(String) });
+      expect(Object.keys(event)).toEqual(['id', 'name', 'payload', 'occurred_at', 'source']);
+      expect(event).toEqual({ id: ids[i], name, payload: PAYLOADS[name], occurred_at: expect.any(String), source: 'api' });
       const at = Date.parse(event.occurred_at as string);
       expect(new Date(at).toISOString()).toBe(event.occurred_at);
       expect(at).toBeGreaterThanOrEqual(before);
@@ -139,7 +142,7 @@ describe('POST /api/events', () => {
     expect(res.status).toBe(202);
     expect(res.body).toEqual({ accepted: 2, duplicates: 0, ids: [id, expect.stringMatching(UUID_V4)] });
     const [first, second] = await streamEntries(keys.events);
-    expect(first!.event).toEqual({ id, name: 'job:created', payload, occurred_at: '2026-01-02T01:04:05.678Z' });
+    expect(first!.event).toEqual({ id, name: 'job:created', payload, occurred_at: '2026-01-02T01:04:05.678Z', source: 'api' });
     expect(second!.event.id).toBe(res.body.ids[1]);
   });
 
@@ -249,14 +252,14 @@ describe('POST /api/events', () => {
       expect(await xlen()).toBe(2);
 
       const good = [jobCreated({ id: randomUUID() }), jobCreated({ id: randomUUID() })];
-      const bad = { name: 'job:completed', payload: { job_id: 'not-a-uuid', queue: 'default', type: 'render' } };
+      const bad = { name: 'job:completed', payload: { job_id: 'not an id', queue: 'default', type: 'render' } };
       const res = await post(api, { events: [good[0], bad, good[1]] });
       expect(res.status).toBe(400);
       expect(res.body).toEqual({
         error: {
           code: 'invalid_request',
           message: '1 of 3 events is invalid; none was accepted',
-          details: [{ index: 1, field: 'payload.job_id', message: 'Invalid UUID' }],
+          details: [{ index: 1, field: 'payload.job_id', message: 'must contain no whitespace or control characters' }],
         },
       });
       expect(await xlen()).toBe(2);
@@ -268,7 +271,7 @@ describe('POST /api/events', () => {
       const several = await post(api, { events: [bad, 42, jobCreated()] });
       expect(several.body.error.message).toBe('2 of 3 events are invalid; none was accepted');
       expect(several.body.error.details).toEqual([
-        { index: 0, field: 'payload.job_id', message: 'Invalid UUID' },
+        { index: 0, field: 'payload.job_id', message: 'must contain no whitespace or control characters' },
         { index: 1, field: '(event)', message: 'expected an event object, received number' },
       ]);
       expect(await xlen()).toBe(4);
@@ -360,7 +363,7 @@ describe('POST /api/events', () => {
   });
 
   describe('idempotency by event id', () => {
-    it('has one effect for the same id posted twice, or twice in one batch, or in another case', async () => {
+    it('has one effect for the same id posted twice, or twice in one batch; ids are matched as given, case included', async () => {
       const { api, xlen } = await start();
       const event = jobCreated({ id: randomUUID() });
       const first = await post(api, event);
@@ -369,17 +372,18 @@ describe('POST /api/events', () => {
       const second = await post(api, { ...event, occurred_at: new Date().toISOString() });
       expect(second.status).toBe(202);
       expect(second.body).toEqual({ accepted: 0, duplicates: 1, ids: [event.id] });
+      // Opaque ids (CONTRACT §5): another spelling is another id.
       const upper = await post(api, { ...event, id: (event.id as string).toUpperCase() });
-      expect(upper.body).toEqual({ accepted: 0, duplicates: 1, ids: [event.id] });
-      expect(await xlen()).toBe(1);
+      expect(upper.body).toEqual({ accepted: 1, duplicates: 0, ids: [(event.id as string).toUpperCase()] });
+      expect(await xlen()).toBe(2);
 
       const twin = jobCreated({ id: randomUUID() });
       const other = jobCreated();
       const batch = await post(api, { events: [twin, other, twin] });
       expect(batch.body).toEqual({ accepted: 2, duplicates: 1, ids: [twin.id, expect.stringMatching(UUID_V4), twin.id] });
-      expect(await xlen()).toBe(3);
-      expect(await metric(api, 'ssot_events_duplicates_total')).toBe(3);
-      expect(await metric(api, 'ssot_events_accepted_total', { name: 'job:created' })).toBe(3);
+      expect(await xlen()).toBe(4);
+      expect(await metric(api, 'ssot_events_duplicates_total')).toBe(2);
+      expect(await metric(api, 'ssot_events_accepted_total', { name: 'job:created' })).toBe(4);
     });
 
     it('enqueues an id posted 20 times concurrently across two replicas exactly once', async () => {

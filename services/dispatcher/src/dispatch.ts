@@ -1,6 +1,7 @@
 import {
   type AgentEvent,
   type BroadcastMessage,
+  DEFAULT_EVENT_SOURCE,
   DISPATCHER_GROUP,
   EVENT_DISPATCH_CONFIG,
   eventEnvelope,
@@ -129,9 +130,10 @@ export function createDispatcher(deps: DispatcherDeps) {
       if (prior && Date.now() - prior.at < deps.retryBaseMs * 2 ** (prior.n - 1)) continue;
       let event: AgentEvent;
       try {
-        const parsed = eventEnvelope.parse(JSON.parse(raw));
+        const parsed = eventEnvelope.parse(JSON.parse(raw)) as Partial<AgentEvent>;
         if (!parsed.id || !parsed.occurred_at) throw new Error('id and occurred_at are required on the stream');
-        event = parsed as AgentEvent;
+        // Entries written before events carried a source came from the api.
+        event = { ...parsed, source: parsed.source ?? DEFAULT_EVENT_SOURCE } as AgentEvent;
       } catch (error) {
         deps.logger.error({ entryId, err: (error as Error).message.slice(0, 200) }, 'malformed event dead-lettered');
         await deadLetter(deps.redis, deps.keys, { event: raw, reason: `malformed: ${(error as Error).message.slice(0, 500)}`, deliveries: '1', failed_at: new Date().toISOString(), source_id: entryId });

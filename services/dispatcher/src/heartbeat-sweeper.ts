@@ -39,14 +39,15 @@ export function startHeartbeatSweeper(options: SweeperOptions): { sweep(): Promi
 
   async function sweep(): Promise<string[]> {
     if (!(await lease.acquire())) return [];
-    const cutoff = Date.now() - options.heartbeatTtlS * 1000;
+    // Scores are deadlines (each heartbeat's own TTL applied by live-state.ts).
+    const cutoff = Date.now();
     const announced = await redis.announceLapsed(
       options.keys.workersLive,
       options.keys.events,
       String(cutoff),
       String(options.streamMaxLen),
       new Date().toISOString(),
-      JSON.stringify(`no heartbeat for ${options.heartbeatTtlS} s`),
+      'heartbeat lapsed',
       ...Array.from({ length: PER_SWEEP }, () => randomUUID()),
     );
     if (announced.length > 0) options.logger.warn({ workers: announced }, 'workers announced offline (heartbeat lapsed)');

@@ -1,6 +1,6 @@
 import type { AgentEvent, JobPayload, JobStatus } from '@agentos/contracts';
 
-type JobEventName = 'job:created' | 'job:processing' | 'job:completed' | 'job:failed';
+type JobEventName = 'job:created' | 'job:processing' | 'job:completed' | 'job:failed' | 'job:cancelled';
 export type JobEvent = Extract<AgentEvent, { name: JobEventName }>;
 
 const STATUS_OF: Record<JobEventName, JobStatus> = {
@@ -8,18 +8,21 @@ const STATUS_OF: Record<JobEventName, JobStatus> = {
   'job:processing': 'processing',
   'job:completed': 'completed',
   'job:failed': 'failed',
+  'job:cancelled': 'cancelled',
 };
 
 /**
  * Order of job states. Transitions only move forward: a state of a lower rank never replaces a
  * higher one, and within a rank the later `occurred_at` wins. So a `job:processing` that arrives
- * after `job:completed` leaves the job completed, whatever its timestamp.
+ * after `job:completed` leaves the job completed, whatever its timestamp. Above the rank comes
+ * the attempt, when the platform gives one: a later attempt (a retry) starts the job again.
  */
 export const STATUS_RANK: Record<JobStatus, number> = { pending: 0, processing: 1, completed: 2, failed: 2, cancelled: 2 };
 
 /** What a batch of events says about one job, folded into the state the batch moves it to. */
 export interface JobTarget {
   id: string;
+  source: string;
   queue: string;
   type: string;
   status: JobStatus;
@@ -29,6 +32,8 @@ export interface JobTarget {
   progress: number | null;
   error: string | null;
   duration_ms: number | null;
+  /** The attempt of the event that set `status`, when the platform gave one. */
+  attempt: number | null;
   /** When the job was created, if a `job:created` was among the events. */
   created_at: string | null;
   /** When it started, if a `job:processing` was among the events. */
@@ -55,10 +60,17 @@ export function foldJobEvents(events: readonly JobEvent[]): JobTarget[] {
   }
   const targets: JobTarget[] = [];
   for (const [id, list] of byJob) {
-    list.sort((a, b) => STATUS_RANK[STATUS_OF[a.name]] - STATUS_RANK[STATUS_OF[b.name]] || a.occurred_at.localeCompare(b.occurred_at));
+    list.sort(
+      (a, b) =>
+        (a.payload.attempt ?? 0) - (b.payload.attempt ?? 0) ||
+        STATUS_RANK[STATUS_OF[a.name]] - STATUS_RANK[STATUS_OF[b.name]] ||
+        a.occurred_at.localeCompare(b.occurred_at),
+    );
     const last = list[list.length - 1]!;
     const status = STATUS_OF[last.name];
-    const first = (name: JobEventName) => list.find((e) => e.name === name)?.occurred_at ?? null;
+    // Times of the last attempt's events: a retry's start is its own.
+    const current = last.payload.attempt === undefined ? list : list.filter((e) => e.payload.attempt === last.payload.attempt);
+    const first = (name: JobEventName) => current.find((e) => e.name === name)?.occurred_at ?? null;
     // Later events fill and override what earlier ones said.
     const merged: Partial<JobPayload> = {};
     for (const event of list) {
@@ -66,6 +78,7 @@ export function foldJobEvents(events: readonly JobEvent[]): JobTarget[] {
     }
     targets.push({
       id,
+      source: list[0]!.source,
       queue: merged.queue!,
       type: merged.type!,
       status,
@@ -75,7 +88,8 @@ export function foldJobEvents(events: readonly JobEvent[]): JobTarget[] {
       progress: last.payload.progress ?? (status === 'completed' ? 100 : null),
       error: status === 'failed' ? (last.payload.error ?? 'failed') : null,
       duration_ms: last.payload.duration_ms ?? null,
-      created_at: first('job:created'),
+      attempt: last.payload.attempt ?? null,
+      created_at: list.find((e) => e.name === 'job:created')?.occurred_at ?? null,
       started_at: first('job:processing'),
       finished_at: STATUS_RANK[status] === 2 ? last.occurred_at : null,
       last_event_at: last.occurred_at,

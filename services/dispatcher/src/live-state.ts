@@ -2,9 +2,13 @@ import type { AgentEvent, RedisKeys, WorkerLiveState } from '@agentos/contracts'
 import type { Redis } from '@agentos/runtime';
 
 /**
- * Live worker state in Redis, what the collector overlays on the database record: one hash per
- * worker that expires with the heartbeat TTL, and a sorted set by last heartbeat that the sweeper
- * reads to find lapsed workers. A heartbeat older than the one stored never moves it back.
+ * Live state in Redis, what the collector overlays on the database records:
+ * - per worker, one hash that expires with its heartbeat's TTL (the payload's `ttl_s`, else
+ *   `ttlS`), and its deadline in a sorted set (score: when it lapses, ms) that the sweeper reads
+ *   to find lapsed workers. A heartbeat whose deadline is earlier than the one stored never moves
+ *   it back;
+ * - per queue, the depth its platform's broker last reported (`queue:stats`);
+ * - the last `system:health_check`.
  */
 export async function applyLiveState(redis: Redis, keys: RedisKeys, events: readonly AgentEvent[], ttlS: number): Promise<void> {
   const pipeline = redis.pipeline();
@@ -21,15 +25,20 @@ export async function applyLiveState(redis: Redis, keys: RedisKeys, events: read
         ...(p.cpu === undefined ? {} : { cpu: String(p.cpu) }),
         ...(p.memory_mb === undefined ? {} : { memory_mb: String(p.memory_mb) }),
       };
-      const at = Date.parse(event.occurred_at);
-      // GT: only a newer heartbeat moves the score (Redis ≥ 6.2).
-      pipeline.zadd(keys.workersLive, 'GT', at, p.worker_id);
+      const ttl = p.ttl_s ?? ttlS;
+      const deadline = Date.parse(event.occurred_at) + ttl * 1000;
+      // GT: only a later deadline moves the score (Redis ≥ 6.2).
+      pipeline.zadd(keys.workersLive, 'GT', deadline, p.worker_id);
       pipeline.hset(keys.workerLive(p.worker_id), state);
-      pipeline.expire(keys.workerLive(p.worker_id), ttlS);
+      pipeline.expire(keys.workerLive(p.worker_id), ttl);
       any = true;
     } else if (event.name === 'worker:offline') {
       pipeline.zrem(keys.workersLive, event.payload.worker_id);
       pipeline.del(keys.workerLive(event.payload.worker_id));
+      any = true;
+    } else if (event.name === 'queue:stats') {
+      const { queue, pending, workers } = event.payload;
+      pipeline.hset(keys.queueStats, queue, JSON.stringify({ pending, ...(workers === undefined ? {} : { workers }), source: event.source, at: event.occurred_at }));
       any = true;
     } else if (event.name === 'system:health_check') {
       pipeline.set(keys.systemHealth, JSON.stringify({ ...event.payload, at: event.occurred_at }));

@@ -25,7 +25,8 @@ export interface QueueLevel {
  * - job transitions, monotonic (jobs-fold.ts): a lower state or an older event never overwrites;
  * - agent counters, from the transitions that actually happened;
  * - worker records from heartbeats (newest wins) and offline announcements;
- * - log entries for failures and alerts, and the notify_admin notification of a failed job.
+ * - log entries for failures and alerts, and the notify_admin notification of a failed job;
+ * - every job event as the job's history (`job_events`), and commands' results.
  */
 export async function persistBatch(prisma: PrismaClient, events: readonly AgentEvent[]): Promise<PersistResult> {
   if (events.length === 0) return { applied: new Set(), queues: [] };
@@ -33,9 +34,21 @@ export async function persistBatch(prisma: PrismaClient, events: readonly AgentE
   const batch = {
     marks: events.map((e) => ({ id: e.id, name: e.name, occurred_at: e.occurred_at })),
     jobs: jobEvents.length === 0 ? [] : withEventIds(foldJobEvents(jobEvents), jobEvents),
+    job_events: jobEvents.map((e) => ({
+      event_id: e.id,
+      job_id: e.payload.job_id,
+      name: e.name,
+      occurred_at: e.occurred_at,
+      source: e.source,
+      attempt: e.payload.attempt ?? null,
+      payload: e.payload,
+    })),
     ...workerRows(events),
     logs: events.map(logLineFor).filter((row): row is LogRow => row !== null),
     notifications: failureNotifications(events),
+    command_results: events
+      .filter((e): e is Extract<AgentEvent, { name: 'command:result' }> => e.name === 'command:result')
+      .map((e) => ({ command_id: e.payload.command_id, ok: e.payload.ok, error: e.payload.error ?? null, at: e.occurred_at, event_id: e.id })),
   };
   const [row] = await prisma.$queryRawUnsafe<{ result: { applied: string[]; queues: QueueLevel[] } }[]>(
     'SELECT ssot_persist_events($1::jsonb) AS result',
@@ -97,6 +110,8 @@ export function logLineFor(event: AgentEvent): LogRow | null {
   switch (event.name) {
     case 'job:failed':
       return { ...base, level: 'error', source: event.payload.queue, job_id: event.payload.job_id, message: `Job ${event.payload.job_id} (${event.payload.type}) failed: ${event.payload.error ?? 'no error given'}` };
+    case 'job:cancelled':
+      return { ...base, level: 'warn', source: event.payload.queue, job_id: event.payload.job_id, message: `Job ${event.payload.job_id} (${event.payload.type}) cancelled${event.payload.reason ? `: ${event.payload.reason}` : ''}` };
     case 'worker:offline':
       return { ...base, level: 'warn', job_id: null, message: `Worker ${event.payload.worker_id} offline: ${event.payload.reason}` };
     case 'queue:threshold_warning':
@@ -143,7 +158,7 @@ export async function insertNotifications(db: Pick<PrismaClient, '$executeRawUns
   return db.$executeRawUnsafe(
     `INSERT INTO notifications (id, kind, severity, title, message, event_id, created_at)
      SELECT gen_random_uuid(), kind, severity, title, message, event_id, created_at
-     FROM jsonb_to_recordset($1::jsonb) AS x(kind text, severity severity, title text, message text, event_id uuid, created_at timestamptz)
+     FROM jsonb_to_recordset($1::jsonb) AS x(kind text, severity severity, title text, message text, event_id text, created_at timestamptz)
      ON CONFLICT (event_id) DO NOTHING`,
     JSON.stringify(rows),
   );

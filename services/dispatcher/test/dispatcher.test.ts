@@ -194,7 +194,8 @@ describe('dispatcher', () => {
     const event = newEvent('worker:heartbeat', { worker_id: workerId, queues: ['pipeline'], active_jobs: 2, concurrency: 4, hostname: 'worker-test', cpu: 37 });
     await dispatchAndSee(event, (s) => s.agents_workers.workers.workers.some((w) => w.id === workerId && w.source === 'live' && w.active_jobs === 2));
     expect(await prisma.worker.findUniqueOrThrow({ where: { id: workerId } })).toMatchObject({ status: 'online', hostname: 'worker-test', activeJobs: 2, queues: ['pipeline'] });
-    expect(await redis.zscore(keys.workersLive, workerId)).toBe(String(Date.parse(event.occurred_at)));
+    // Scored by when it lapses: the heartbeat's time plus HEARTBEAT_TTL_S (2 s here).
+    expect(await redis.zscore(keys.workersLive, workerId)).toBe(String(Date.parse(event.occurred_at) + 2000));
   });
 
   it('a worker whose heartbeats stop is announced offline exactly once, by the sweeper', async () => {
@@ -206,7 +207,7 @@ describe('dispatcher', () => {
     const events = (await redis.xrange(keys.events, '-', '+')).map(([, fields]) => JSON.parse(fields[1]!) as AgentEvent);
     const offline = events.filter((e) => e.name === 'worker:offline' && e.payload.worker_id === workerId);
     expect(offline).toHaveLength(1);
-    expect(offline[0]!.payload).toEqual({ worker_id: workerId, reason: 'no heartbeat for 2 s' });
+    expect(offline[0]!.payload).toEqual({ worker_id: workerId, reason: 'heartbeat lapsed' });
     // Not before the TTL: the sweeper stamps its event after the cutoff it swept with.
     const lastBeat = events.filter((e) => e.name === 'worker:heartbeat' && e.payload.worker_id === workerId).at(-1)!;
     expect(Date.parse(offline[0]!.occurred_at) - Date.parse(lastBeat.occurred_at)).toBeGreaterThanOrEqual(2000);

@@ -1,9 +1,11 @@
 /** Every table schema.prisma declares, by database name, sorted: what the migrations must create. */
 export const SCHEMA_TABLES = [
   'agents',
+  'commands',
   'job_created_hours',
   'job_created_minutes',
   'job_duration_hours',
+  'job_events',
   'job_finished_hours',
   'jobs',
   'log_entries',

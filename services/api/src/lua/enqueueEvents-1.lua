@@ -18,10 +18,10 @@
 
   Input:
     KEYS[1]  event stream
-    ARGV[1]  seen-marker key prefix (marker = prefix .. id)
+    ARGV[1]  seen-marker key prefix (marker = prefix .. the id escaped, `idKeyPart`)
     ARGV[2]  seen-marker TTL, seconds
     ARGV[3]  stream MAXLEN (approximate)
-    ARGV[4…] pairs: event id, event JSON (the stream entry's only field, `event`)
+    ARGV[4…] pairs: escaped event id, event JSON (the stream entry's only field, `event`)
 
   Output:
     one integer per event, in order: 1 enqueued now, 0 duplicate (seen before or earlier in

@@ -8,7 +8,7 @@ const MAX_ERROR_CHARS = 500;
  * section reads its jobs in the same query as its counts, with no per-row mapping afterwards.
  */
 const JOB_SUMMARY_JSON = `json_build_object(
-  'id', j.id, 'queue', j.queue, 'type', j.type, 'status', j.status, 'user_id', j.user_id,
+  'id', j.id, 'source', j.source, 'queue', j.queue, 'type', j.type, 'status', j.status, 'user_id', j.user_id,
   'agent', j.agent, 'worker_id', j.worker_id, 'attempts', j.attempts, 'progress', j.progress,
   'error', CASE WHEN length(j.error) > ${MAX_ERROR_CHARS} THEN left(j.error, ${MAX_ERROR_CHARS - 1}) || '…' ELSE j.error END,
   'duration_ms', j.duration_ms, 'created_at', ${isoSql('j.created_at')}, 'started_at', ${isoSql('j.started_at')},

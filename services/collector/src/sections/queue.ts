@@ -1,4 +1,4 @@
-import type { JobSummary, QueueSection } from '@agentos/contracts';
+import type { JobSummary, QueueSection, QueueStats } from '@agentos/contracts';
 import type { SectionContext } from './context';
 import { defaultPendingThreshold } from './configuration';
 import { isoSql } from '../serialize';
@@ -16,7 +16,7 @@ interface QueueRow {
 }
 
 export async function buildQueue(ctx: SectionContext): Promise<QueueSection> {
-  const [[row], defaultThreshold, recommended] = await Promise.all([
+  const [[row], defaultThreshold, recommended, brokerStats] = await Promise.all([
     // One statement: one round trip, one query to plan and parse.
     ctx.prisma.$queryRawUnsafe<QueueRow[]>(
       `SELECT
@@ -40,12 +40,14 @@ export async function buildQueue(ctx: SectionContext): Promise<QueueSection> {
     ),
     defaultPendingThreshold(ctx),
     ctx.redis.hgetall(ctx.keys.scalingRecommendations),
+    ctx.redis.hgetall(ctx.keys.queueStats),
   ]);
+  const brokerBy = parseBrokerStats(brokerStats);
 
   const activeBy = new Map(row!.active.map((r) => [r.queue, r]));
   const failedBy = new Map(row!.failed.map((r) => [r.queue, r.failed]));
   const queues = row!.queues;
-  const names = new Set([...queues.map((q) => q.name), ...activeBy.keys(), ...failedBy.keys()]);
+  const names = new Set([...queues.map((q) => q.name), ...activeBy.keys(), ...failedBy.keys(), ...brokerBy.keys()]);
   return {
     queues: [...names].sort().map((name) => {
       const record = queues.find((q) => q.name === name);
@@ -62,8 +64,24 @@ export async function buildQueue(ctx: SectionContext): Promise<QueueSection> {
         over_threshold: pending > threshold,
         paused: record?.paused ?? false,
         recommended_workers: recommended[name] === undefined ? null : Math.max(0, Math.round(Number(recommended[name])) || 0),
+        broker: brokerBy.get(name) ?? null,
       };
     }),
     awaiting_action: [...row!.recent_failed, ...row!.oldest_pending],
   };
+}
+
+/** The `queue:stats` hash (live-state.ts in the dispatcher); an entry that does not parse is left out. */
+function parseBrokerStats(raw: Record<string, string>): Map<string, NonNullable<QueueStats['broker']>> {
+  const out = new Map<string, NonNullable<QueueStats['broker']>>();
+  for (const [queue, json] of Object.entries(raw)) {
+    try {
+      const entry = JSON.parse(json) as { pending?: unknown; workers?: unknown; source?: unknown; at?: unknown };
+      if (typeof entry.pending !== 'number' || typeof entry.source !== 'string' || typeof entry.at !== 'string') continue;
+      out.set(queue, { pending: entry.pending, workers: typeof entry.workers === 'number' ? entry.workers : null, source: entry.source, at: entry.at });
+    } catch {
+      continue;
+    }
+  }
+  return out;
 }

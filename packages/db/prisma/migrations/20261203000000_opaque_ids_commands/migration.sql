@@ -1,0 +1,274 @@
+-- Real job platforms (issue 9): ids are the platforms' own (CONTRACT §5), jobs know their source,
+-- every job event is kept as the job's history, and admin commands are kept with who asked and
+-- what came of them (§8).
+
+-- Ids: uuid → text. Existing rows keep their values (a UUID's text form); PostgreSQL rebuilds
+-- every index on a column whose type changes, the partial ones included.
+ALTER TABLE "jobs" ALTER COLUMN "id" TYPE TEXT USING "id"::text,
+                   ALTER COLUMN "user_id" TYPE TEXT USING "user_id"::text,
+                   ALTER COLUMN "worker_id" TYPE TEXT USING "worker_id"::text;
+ALTER TABLE "workers" ALTER COLUMN "id" TYPE TEXT USING "id"::text;
+ALTER TABLE "log_entries" ALTER COLUMN "id" TYPE TEXT USING "id"::text,
+                          ALTER COLUMN "job_id" TYPE TEXT USING "job_id"::text;
+ALTER TABLE "notifications" ALTER COLUMN "event_id" TYPE TEXT USING "event_id"::text;
+ALTER TABLE "processed_events" ALTER COLUMN "id" TYPE TEXT USING "id"::text;
+
+-- The platform each job came from: where its commands go.
+ALTER TABLE "jobs" ADD COLUMN "source" TEXT NOT NULL DEFAULT 'api';
+
+-- CreateEnum
+CREATE TYPE "command_action" AS ENUM ('retry', 'cancel');
+
+-- CreateEnum
+CREATE TYPE "command_status" AS ENUM ('requested', 'succeeded', 'failed');
+
+-- CreateTable
+CREATE TABLE "job_events" (
+    "event_id" TEXT NOT NULL,
+    "job_id" TEXT NOT NULL,
+    "name" TEXT NOT NULL,
+    "occurred_at" TIMESTAMPTZ(3) NOT NULL,
+    "source" TEXT NOT NULL,
+    "attempt" INTEGER,
+    "payload" JSONB NOT NULL,
+
+    CONSTRAINT "job_events_pkey" PRIMARY KEY ("event_id")
+);
+
+-- CreateTable
+CREATE TABLE "commands" (
+    "id" UUID NOT NULL,
+    "job_id" TEXT NOT NULL,
+    "source" TEXT NOT NULL,
+    "action" "command_action" NOT NULL,
+    "requested_by" TEXT NOT NULL,
+    "requested_at" TIMESTAMPTZ(3) NOT NULL,
+    "status" "command_status" NOT NULL DEFAULT 'requested',
+    "error" TEXT,
+    "completed_at" TIMESTAMPTZ(3),
+
+    CONSTRAINT "commands_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateIndex
+CREATE INDEX "job_events_job_id_occurred_at_idx" ON "job_events"("job_id", "occurred_at");
+
+-- CreateIndex
+CREATE INDEX "commands_job_id_requested_at_idx" ON "commands"("job_id", "requested_at" DESC);
+
+-- Hand-written below this line: SQL that schema.prisma cannot express.
+
+-- With `attempt` (a platform's retry number) an event of a later attempt restarts a finished job,
+-- and one of an earlier attempt never overwrites a later one; within an attempt, or without one,
+-- states only move forward as before (ssot_transition_wins).
+CREATE FUNCTION ssot_event_wins(new_attempt int, old_attempts int, new_status job_status, new_at timestamptz, old_status job_status, old_at timestamptz)
+RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE
+    WHEN new_attempt IS NOT NULL AND new_attempt > old_attempts THEN true
+    WHEN new_attempt IS NOT NULL AND new_attempt < old_attempts THEN false
+    ELSE ssot_transition_wins(new_status, new_at, old_status, old_at)
+  END
+$$;
+
+-- ssot_persist_events, as in 20261130070000_persist_events, with:
+--   - ids as text (opaque);
+--   - jobs: `source`, `attempt` (ssot_event_wins), `cancelled` from job:cancelled;
+--   - job_events: every new job event, the job's history;
+--   - command_results [{command_id, ok, error, at, event_id}]: the outcome of a command.
+-- Input and output are otherwise unchanged (see that migration for the whole contract).
+DROP FUNCTION ssot_persist_events(jsonb);
+CREATE FUNCTION ssot_persist_events(batch jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  fresh text[];
+  todo jsonb;
+  step jsonb;
+  transitions jsonb := '[]';
+  pass int := 0;
+  queue_levels jsonb;
+BEGIN
+  -- Batches commit one at a time across replicas (see 20261130070000_persist_events).
+  PERFORM pg_advisory_xact_lock(hashtext('ssot_persist_events'));
+
+  WITH marked AS (
+    INSERT INTO processed_events (id, name, occurred_at)
+    SELECT x.id, x.name, x.occurred_at
+    FROM jsonb_to_recordset(coalesce(batch->'marks', '[]')) AS x(id text, name text, occurred_at timestamptz)
+    ORDER BY x.id
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+  )
+  SELECT coalesce(array_agg(id), '{}') INTO fresh FROM marked;
+  IF cardinality(fresh) = 0 THEN
+    RETURN jsonb_build_object('applied', '[]'::jsonb, 'queues', '[]'::jsonb);
+  END IF;
+
+  -- Jobs: the targets with a new event, in id order (the lock order).
+  SELECT coalesce(jsonb_agg(t ORDER BY t->>'id'), '[]') INTO todo
+  FROM jsonb_array_elements(coalesce(batch->'jobs', '[]')) AS t
+  WHERE ARRAY(SELECT jsonb_array_elements_text(t->'event_ids')) && fresh;
+
+  WHILE jsonb_array_length(todo) > 0 LOOP
+    pass := pass + 1;
+    IF pass > 5 THEN
+      RAISE EXCEPTION 'could not apply job events for %', (SELECT string_agg(t->>'id', ', ') FROM jsonb_array_elements(todo) t);
+    END IF;
+    WITH input AS (
+      SELECT * FROM jsonb_to_recordset(todo) AS x(
+        id text, source text, queue text, type text, status job_status, user_id text, agent text, worker_id text,
+        progress int, error text, duration_ms int, attempt int, created_at timestamptz, started_at timestamptz,
+        finished_at timestamptz, last_event_at timestamptz)
+    ),
+    prior AS (
+      SELECT j.id, j.status AS old_status, j.last_event_at AS old_event_at, j.attempts AS old_attempts
+      FROM jobs j JOIN input i ON i.id = j.id ORDER BY j.id FOR UPDATE OF j
+    ),
+    inserted AS (
+      INSERT INTO jobs (id, source, queue, type, status, user_id, agent, worker_id, attempts, progress, error, duration_ms,
+                        created_at, started_at, finished_at, last_event_at, updated_at)
+      SELECT id, coalesce(source, 'api'), queue, type, status, user_id, agent, worker_id,
+             coalesce(attempt, CASE WHEN status = 'pending' THEN 0 ELSE 1 END),
+             coalesce(progress, 0), error,
+             coalesce(duration_ms, CASE WHEN finished_at IS NOT NULL AND started_at IS NOT NULL
+                                        THEN (extract(epoch FROM finished_at - started_at) * 1000)::int END),
+             coalesce(created_at, started_at, last_event_at), started_at, finished_at, last_event_at, now()
+      FROM input
+      ORDER BY id
+      ON CONFLICT (id) DO NOTHING
+      RETURNING id, status::text, NULL::text AS old_status, queue, agent, duration_ms, last_event_at AS at
+    ),
+    updated AS (
+      UPDATE jobs j SET
+        status = CASE WHEN w.wins THEN i.status ELSE j.status END,
+        attempts = CASE
+          WHEN i.attempt IS NOT NULL THEN greatest(j.attempts, i.attempt)
+          WHEN w.wins AND i.status = 'processing' AND j.status <> 'processing' THEN j.attempts + 1
+          ELSE j.attempts END,
+        progress = CASE WHEN w.wins THEN coalesce(i.progress, CASE WHEN w.restart THEN 0 ELSE j.progress END) ELSE j.progress END,
+        error = CASE WHEN w.wins THEN i.error ELSE j.error END,
+        finished_at = CASE WHEN w.wins THEN i.finished_at ELSE j.finished_at END,
+        duration_ms = CASE WHEN w.wins THEN coalesce(i.duration_ms,
+                        CASE WHEN i.finished_at IS NOT NULL THEN (extract(epoch FROM i.finished_at - coalesce(CASE WHEN w.restart THEN i.started_at END, j.started_at, i.started_at, i.finished_at)) * 1000)::int END)
+                      ELSE j.duration_ms END,
+        last_event_at = CASE WHEN w.wins THEN i.last_event_at ELSE j.last_event_at END,
+        agent = CASE WHEN w.wins THEN coalesce(i.agent, j.agent) ELSE coalesce(j.agent, i.agent) END,
+        worker_id = CASE WHEN w.wins THEN coalesce(i.worker_id, j.worker_id) ELSE coalesce(j.worker_id, i.worker_id) END,
+        -- What the job is does not depend on the order events arrive in: fill what is unknown.
+        user_id = coalesce(j.user_id, i.user_id),
+        created_at = least(j.created_at, coalesce(i.created_at, j.created_at)),
+        -- A new attempt starts again: its own start time.
+        started_at = CASE WHEN w.restart THEN i.started_at
+                          WHEN j.started_at IS NULL THEN i.started_at
+                          ELSE least(j.started_at, coalesce(i.started_at, j.started_at)) END,
+        updated_at = now()
+      FROM input i
+      JOIN prior p ON p.id = i.id
+      CROSS JOIN LATERAL (SELECT
+          ssot_event_wins(i.attempt, p.old_attempts, i.status, i.last_event_at, p.old_status, p.old_event_at) AS wins,
+          coalesce(i.attempt > p.old_attempts, false) AS restart) w
+      WHERE j.id = i.id
+      RETURNING j.id, j.status::text, p.old_status::text, j.queue, j.agent, j.duration_ms, j.last_event_at AS at
+    )
+    SELECT coalesce(jsonb_agg(to_jsonb(done)), '[]') INTO step
+    FROM (SELECT * FROM inserted UNION ALL SELECT * FROM updated) AS done;
+
+    transitions := transitions || step;
+    IF jsonb_array_length(step) = jsonb_array_length(todo) THEN
+      EXIT;
+    END IF;
+    SELECT coalesce(jsonb_agg(t), '[]') INTO todo
+    FROM jsonb_array_elements(todo) AS t
+    WHERE t->>'id' NOT IN (SELECT d->>'id' FROM jsonb_array_elements(step) AS d);
+  END LOOP;
+
+  -- Every new job event, as the job's history (oldest first when read by job_id, occurred_at).
+  INSERT INTO job_events (event_id, job_id, name, occurred_at, source, attempt, payload)
+  SELECT x.event_id, x.job_id, x.name, x.occurred_at, x.source, x.attempt, x.payload
+  FROM jsonb_to_recordset(coalesce(batch->'job_events', '[]')) AS x(
+    event_id text, job_id text, name text, occurred_at timestamptz, source text, attempt int, payload jsonb)
+  WHERE x.event_id = ANY(fresh)
+  ON CONFLICT (event_id) DO NOTHING;
+
+  -- Agent counters move only for jobs that just became completed or failed (a retried job that
+  -- fails again counts again: another run of the agent failed).
+  PERFORM 1 FROM agents
+  WHERE name IN (SELECT t->>'agent' FROM jsonb_array_elements(transitions) t)
+  ORDER BY name FOR UPDATE;
+  UPDATE agents a SET
+    jobs_processed = a.jobs_processed + d.processed,
+    jobs_failed = a.jobs_failed + d.failed,
+    avg_duration_ms = CASE WHEN d.duration_n = 0 THEN a.avg_duration_ms
+      ELSE round((coalesce(a.avg_duration_ms, 0)::numeric * a.jobs_processed + d.duration_sum)
+                 / nullif(a.jobs_processed + d.duration_n, 0))::int END,
+    last_active_at = greatest(a.last_active_at, d.last),
+    updated_at = now()
+  FROM (
+    SELECT t.agent AS name,
+           count(*) FILTER (WHERE t.status = 'completed')::int AS processed,
+           count(*) FILTER (WHERE t.status = 'failed')::int AS failed,
+           coalesce(sum(t.duration_ms) FILTER (WHERE t.status = 'completed'), 0)::bigint AS duration_sum,
+           count(t.duration_ms) FILTER (WHERE t.status = 'completed')::int AS duration_n,
+           max(t.at) AS last
+    FROM jsonb_to_recordset(transitions) AS t(id text, status text, old_status text, queue text, agent text, duration_ms int, at timestamptz)
+    WHERE t.agent IS NOT NULL
+      AND t.status IN ('completed', 'failed')
+      AND (t.old_status IS NULL OR t.old_status NOT IN ('completed', 'failed', 'cancelled'))
+    GROUP BY t.agent
+  ) AS d
+  WHERE a.name = d.name;
+
+  INSERT INTO workers (id, hostname, queues, concurrency, active_jobs, status, cpu, memory_mb, started_at, last_heartbeat_at)
+  SELECT id, hostname, queues, concurrency, active_jobs, 'online', cpu, memory_mb, at, at
+  FROM jsonb_to_recordset(coalesce(batch->'heartbeats', '[]')) AS x(
+    id text, hostname text, queues text[], concurrency int, active_jobs int, cpu float8, memory_mb int, at timestamptz, event_id text)
+  WHERE x.event_id = ANY(fresh)
+  ORDER BY id
+  ON CONFLICT (id) DO UPDATE SET
+    hostname = EXCLUDED.hostname, queues = EXCLUDED.queues, concurrency = EXCLUDED.concurrency,
+    active_jobs = EXCLUDED.active_jobs, status = 'online', cpu = EXCLUDED.cpu, memory_mb = EXCLUDED.memory_mb,
+    last_heartbeat_at = EXCLUDED.last_heartbeat_at
+  WHERE workers.last_heartbeat_at <= EXCLUDED.last_heartbeat_at;
+
+  UPDATE workers w SET status = 'offline', active_jobs = 0
+  FROM jsonb_to_recordset(coalesce(batch->'offline', '[]')) AS x(id text, at timestamptz, event_id text)
+  WHERE w.id = x.id AND x.event_id = ANY(fresh) AND w.last_heartbeat_at <= x.at;
+
+  INSERT INTO log_entries (id, level, source, message, job_id, context, created_at)
+  SELECT id, level, source, message, job_id, context, created_at
+  FROM jsonb_to_recordset(coalesce(batch->'logs', '[]')) AS x(
+    id text, level log_level, source text, message text, job_id text, context jsonb, created_at timestamptz)
+  WHERE x.id = ANY(fresh)
+  ON CONFLICT (id) DO NOTHING;
+
+  INSERT INTO notifications (id, kind, severity, title, message, event_id, created_at)
+  SELECT gen_random_uuid(), kind, severity, title, message, event_id, created_at
+  FROM jsonb_to_recordset(coalesce(batch->'notifications', '[]')) AS x(
+    kind text, severity severity, title text, message text, event_id text, created_at timestamptz)
+  WHERE x.event_id = ANY(fresh)
+  ON CONFLICT (event_id) DO NOTHING;
+
+  -- What the platform did with a command: the first result counts.
+  UPDATE commands c SET
+    status = CASE WHEN x.ok THEN 'succeeded'::command_status ELSE 'failed'::command_status END,
+    error = x.error,
+    completed_at = x.at
+  FROM jsonb_to_recordset(coalesce(batch->'command_results', '[]')) AS x(command_id uuid, ok boolean, error text, at timestamptz, event_id text)
+  WHERE c.id = x.command_id AND x.event_id = ANY(fresh) AND c.status = 'requested';
+
+  WITH touched AS (
+    SELECT DISTINCT t->>'queue' AS queue FROM jsonb_array_elements(transitions) t
+  ),
+  fallback AS (
+    SELECT (value #>> '{}')::int AS threshold FROM settings
+    WHERE key = 'queue.default_pending_threshold' AND jsonb_typeof(value) = 'number'
+  )
+  SELECT coalesce(jsonb_agg(jsonb_build_object(
+           'queue', touched.queue,
+           'pending', (SELECT count(*) FROM jobs WHERE status = 'pending' AND queue = touched.queue),
+           'threshold', coalesce(q.pending_threshold, (SELECT threshold FROM fallback), 1000))), '[]')
+  INTO queue_levels
+  FROM touched LEFT JOIN queues q ON q.name = touched.queue;
+
+  RETURN jsonb_build_object('applied', to_jsonb(fresh), 'queues', queue_levels);
+END;
+$$;
