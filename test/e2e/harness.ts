@@ -45,6 +45,8 @@ export interface StackOptions {
   gateways: number;
   /** Names the database and the namespace. */
   name: string;
+  /** Seed the small reference dataset first (100 jobs in the reference queues). @default true */
+  seed?: boolean;
 }
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;
@@ -72,7 +74,7 @@ export async function startStack(options: StackOptions) {
   };
 
   try {
-    await seedReferenceDataset(db.url, { jobs: 100, workers: 4, logs: 30 });
+    if (options.seed !== false) await seedReferenceDataset(db.url, { jobs: 100, workers: 4, logs: 30 });
     // Versions change only when events (or a cache miss) ask for a build: no warmer, and a
     // snapshot that outlives the test, so "the version stopped changing" means something.
     const collector: CollectorService = await startCollectorService(loadCollectorConfig({ ...env, DATABASE_URL: db.url, SNAPSHOT_TTL_S: '3600' }));
@@ -81,7 +83,7 @@ export async function startStack(options: StackOptions) {
     const dispatcher: DispatcherService = await startDispatcherService(loadDispatcherConfig({ ...env, DATABASE_URL: db.url, EVENT_BATCH: '50', RETRY_BASE_MS: '200', CLAIM_IDLE_MS: '1000' }));
     started.push(dispatcher);
     await collector.collector.refresh([]);
-    const api: ApiService = await startApiService(loadApiConfig({ ...env, AUTH_JWT_SECRET: TEST_SECRET, INGEST_TOKENS: INGEST_TOKEN, PORT: '0' }), { listen: true });
+    const api: ApiService = await startApiService(loadApiConfig({ ...env, DATABASE_URL: db.url, AUTH_JWT_SECRET: TEST_SECRET, INGEST_TOKENS: INGEST_TOKEN, PORT: '0' }), { listen: true });
     started.push(api);
     const apiUrl = `http://127.0.0.1:${(api.server!.address() as AddressInfo).port}`;
     gateways.push(
@@ -94,6 +96,8 @@ export async function startStack(options: StackOptions) {
       keys,
       prisma,
       apiUrl,
+      /** An ingest token the api takes (`INGEST_TOKENS`). */
+      ingestToken: INGEST_TOKEN,
       gateways,
       collector,
       dispatcher,

@@ -9,7 +9,7 @@ import { waitFor } from './wait';
 
 const ROOT = join(__dirname, '..', '..');
 
-export type ServiceName = 'api' | 'realtime-gateway' | 'collector' | 'cache-warmer' | 'dispatcher';
+export type ServiceName = 'api' | 'realtime-gateway' | 'collector' | 'cache-warmer' | 'dispatcher' | 'celery-bridge' | 'bullmq-bridge';
 
 export interface ServiceProcess {
   name: ServiceName;
