@@ -62,8 +62,21 @@ const poisonedEvent: fc.Arbitrary<Record<string, unknown> | string> = fc.oneof(
     ...event,
     payload: { ...event.payload, [field]: value },
   })),
-  // An id that is no id.
-  fc.tuple(jobEvent, fc.oneof(fc.string({ maxLength: 300 }).filter((s) => !/^[0-9a-f-]{36}$/i.test(s)), fc.integer())).map(([event, id]) => ({ ...event, id })),
+  // An id that is no id (CONTRACT §5: 1–200 characters, no whitespace or control character): as
+  // the event id or as one of the payload's ids.
+  fc
+    .tuple(
+      jobEvent,
+      fc.oneof(
+        fc.tuple(fc.string({ maxLength: 40 }), fc.constantFrom(' ', '\t', '\n', '\u0000', '\u007f', '\u00a0', '\u2028', '\u3000'), fc.string({ maxLength: 40 })).map(([a, bad, b]) => a + bad + b),
+        fc.string({ minLength: 201, maxLength: 400 }),
+        fc.constant(''),
+        fc.integer(),
+        fc.constant(null),
+      ),
+      fc.constantFrom('id', 'job_id', 'user_id', 'worker_id'),
+    )
+    .map(([event, id, where]) => (where === 'id' ? { ...event, id } : { ...event, payload: { ...event.payload, [where]: id } })),
   // Nested past the limit.
   fc.tuple(jobEvent, fc.integer({ min: 33, max: 3000 })).map(([event, depth]) => `{"name":"${event.name}","payload":{"job_id":"${event.payload.job_id}","queue":"q","type":"t","meta":${'['.repeat(depth)}${']'.repeat(depth)}}}`),
   // A number JSON can write and a double cannot hold.

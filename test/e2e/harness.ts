@@ -216,7 +216,9 @@ export function eventMix(seed: number) {
     inFlight[index] = inFlight[inFlight.length - 1]!;
     inFlight.pop();
     const duration_ms = 100 + Math.floor(random() * 5000);
-    return random() < 0.2
+    const ending = random();
+    if (ending < 0.05) return { name: 'job:cancelled', payload: { ...entry.payload, reason: 'cancelled by admin' } };
+    return ending < 0.25
       ? { name: 'job:failed', payload: { ...entry.payload, worker_id, duration_ms, error: 'agent step failed' } }
       : { name: 'job:completed', payload: { ...entry.payload, worker_id, duration_ms, progress: 100 } };
   }
@@ -233,6 +235,11 @@ export function eventMix(seed: number) {
       event = { name: 'queue:threshold_warning', payload: { queue: pick(REFERENCE_QUEUES), pending: 50 + Math.floor(random() * 500), threshold: 50 } };
     } else if (r < 0.095) {
       event = { name: 'system:health_check', payload: { services: { api: 'up', collector: 'up', dispatcher: random() < 0.5 ? 'up' : 'degraded' }, redis_ms: random() * 3, database_ms: random() * 10 } };
+    } else if (r < 0.11) {
+      event = { name: 'queue:stats', payload: { queue: pick(REFERENCE_QUEUES), pending: Math.floor(random() * 200), workers: Math.floor(random() * 4) } };
+    } else if (r < 0.12) {
+      // A platform answering a command nobody asked this SSOT for: broadcast, changes no row.
+      event = { name: 'command:result', payload: { command_id: randomUUID(), job_id: randomUUID(), ok: random() < 0.5 } };
     } else {
       event = job();
     }

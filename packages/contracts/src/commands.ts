@@ -60,3 +60,20 @@ export function commandRefusal(source: string, capabilities: SourceCapabilities 
 export function commandResultEventId(commandId: string): string {
   return `command-result:${commandId}`;
 }
+
+/** A command as the api shows it in a job's detail. */
+export const commandRecord = z.object({
+  id: z.uuid(),
+  action: commandAction,
+  status: z.enum(['requested', 'succeeded', 'failed']),
+  requested_by: z.string(),
+  requested_at: z.iso.datetime({ offset: true }),
+  error: z.string().nullable(),
+  completed_at: z.iso.datetime({ offset: true }).nullable(),
+});
+export type CommandRecord = z.infer<typeof commandRecord>;
+
+/** `POST /api/admin/jobs/:id/retry|cancel` (202). */
+export interface CommandAccepted {
+  command_id: string;
+}

@@ -12,8 +12,9 @@ export const MAX_ID_LENGTH = 200;
  */
 export const opaqueId = z
   .string()
-  .min(1)
-  .max(MAX_ID_LENGTH)
+  // One problem per id: a wrong length says so alone.
+  .min(1, { abort: true })
+  .max(MAX_ID_LENGTH, { abort: true })
   // \p{White_Space} and \p{Cc} cover the ASCII and the Unicode spaces and controls.
   .regex(/^[^\p{White_Space}\p{Cc}]+$/u, 'must contain no whitespace or control characters')
   .refine((id) => isWellFormed(id), 'must be well-formed Unicode');

@@ -1,4 +1,5 @@
 export * from './agents';
+export * from './api';
 export * from './commands';
 export * from './dispatch';
 export * from './events';

@@ -34,6 +34,17 @@ export const jobSummary = z.object({
 });
 export type JobSummary = z.infer<typeof jobSummary>;
 
+/** One event of a job's history (`GET /api/admin/jobs/:id`). */
+export const jobHistoryEvent = z.object({
+  id: opaqueId,
+  name: z.string(),
+  occurred_at: isoTime,
+  source: z.string(),
+  attempt: count.nullable(),
+  payload: z.record(z.string(), z.unknown()),
+});
+export type JobHistoryEvent = z.infer<typeof jobHistoryEvent>;
+
 export const workerDetail = z.object({
   id: opaqueId,
   hostname: z.string(),

@@ -4,4 +4,5 @@ export type { Log } from './connection';
 export * from './errors';
 export * from './migrate';
 export * from './seed';
+export * from './sql';
 export * from './testing';

@@ -229,4 +229,55 @@ describe('migrate', () => {
     expect(result.applied).toEqual([]);
     expect(lines).toContain(`warning: migration ${first} was edited after it was applied (checksum differs)`);
   });
+
+  it('20261203000000_opaque_ids_commands keeps the rows written before it, ids and all, and takes opaque ids after', async () => {
+    const { url } = await bareDatabase();
+    // The migrations before it only, from a copy of the directory.
+    const dir = mkdtempSync(join(tmpdir(), 'ssot-migrations-'));
+    try {
+      const target = names.indexOf('20261203000000_opaque_ids_commands');
+      expect(target).toBeGreaterThan(0);
+      for (const name of names.slice(0, target)) cpSync(join(MIGRATIONS_DIR, name), join(dir, name), { recursive: true });
+      await migrate(url, { migrationsDir: dir });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const jobId = '6f1c3a52-8a0e-4d0b-9a43-1b2f0e3c4d5e';
+    const workerId = '9d8c7b6a-5f4e-4d3c-8b2a-190817263544';
+    const eventId = 'e1e1e1e1-0000-4000-8000-000000000001';
+    await query(
+      url,
+      `INSERT INTO jobs (id, queue, type, status, user_id, worker_id, attempts, created_at, updated_at)
+       VALUES ($1, 'pipeline', 'render', 'completed', $2, $3, 1, now(), now())`,
+      [jobId, '0b7e2c1d-3f4a-4b5c-8d6e-7f8091a2b3c4', workerId],
+    );
+    await query(url, `INSERT INTO workers (id, hostname, queues) VALUES ($1, 'w1', '{pipeline}')`, [workerId]);
+    await query(url, `INSERT INTO processed_events (id, name, occurred_at) VALUES ($1, 'job:completed', now())`, [eventId]);
+    await query(url, `INSERT INTO log_entries (id, level, source, message, job_id) VALUES ($1, 'error', 'pipeline', 'failed once', $2)`, [eventId, jobId]);
+    await query(url, `INSERT INTO notifications (id, kind, title, message, event_id) VALUES (gen_random_uuid(), 'notify_admin', 't', 'm', $1)`, [eventId]);
+
+    await migrate(url);
+
+    expect(await query(url, 'SELECT id, source, user_id, worker_id, status FROM jobs')).toEqual([
+      { id: jobId, source: 'api', user_id: '0b7e2c1d-3f4a-4b5c-8d6e-7f8091a2b3c4', worker_id: workerId, status: 'completed' },
+    ]);
+    expect(await query(url, 'SELECT id FROM workers')).toEqual([{ id: workerId }]);
+    expect(await query(url, 'SELECT id FROM processed_events')).toEqual([{ id: eventId }]);
+    expect(await query(url, 'SELECT id, job_id FROM log_entries')).toEqual([{ id: eventId, job_id: jobId }]);
+    expect(await query(url, 'SELECT event_id FROM notifications')).toEqual([{ event_id: eventId }]);
+    // The columns are text now, their indexes still there (rebuilt by the type change).
+    const types = await query<{ column_name: string; data_type: string }>(
+      url,
+      "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'jobs' AND column_name IN ('id', 'user_id', 'worker_id') ORDER BY column_name",
+    );
+    expect(types).toEqual([
+      { column_name: 'id', data_type: 'text' },
+      { column_name: 'user_id', data_type: 'text' },
+      { column_name: 'worker_id', data_type: 'text' },
+    ]);
+    const indexes = await query<{ indexname: string }>(url, "SELECT indexname FROM pg_indexes WHERE tablename = 'jobs' ORDER BY indexname");
+    expect(indexes.map((i) => i.indexname)).toEqual(expect.arrayContaining(['jobs_pkey', 'jobs_user_id_created_at_idx', 'jobs_active_queue_idx']));
+    await query(url, `INSERT INTO jobs (id, queue, type, status, user_id, created_at, updated_at) VALUES ('42', 'q', 't', 'pending', 'auth0|5f3a', now(), now())`);
+    expect(await query(url, `SELECT id FROM jobs WHERE user_id = 'auth0|5f3a'`)).toEqual([{ id: '42' }]);
+  });
 });

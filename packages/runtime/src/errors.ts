@@ -51,6 +51,11 @@ export class NotFoundError extends SsotError {
   readonly code = 'not_found';
 }
 
+/** The request is valid but the resource's state refuses it (a command its platform cannot carry out). */
+export class ConflictError extends SsotError {
+  readonly code = 'conflict';
+}
+
 export class ValidationError extends SsotError {
   readonly code = 'invalid_request';
 }

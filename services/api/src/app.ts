@@ -4,10 +4,12 @@ import { type healthHandler, KeySetUnavailableError, type Logger, type TokenVeri
 import type { EventIngest } from './event-ingest';
 import { sendError, sendThrown } from './http-errors';
 import type { IngestTokens } from './ingest-tokens';
+import type { JobService } from './jobs';
 import type { ApiMetrics } from './metrics';
 import { corsGuard, requestIdOf, securityHeaders } from './request-guard';
 import { parseRequestTarget } from './request-target';
 import { eventsRouter } from './routes/events';
+import { jobsRouter } from './routes/jobs';
 import { ssotHandler } from './routes/ssot';
 import type { SnapshotStore } from './snapshot-store';
 
@@ -20,6 +22,8 @@ export interface AppDeps {
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** `POST /api/events`: who may post, and where events go. */
   events: { tokens: IngestTokens; ingest: EventIngest };
+  /** The job routes' service; absent without a database (they answer 503). */
+  jobs?: JobService;
   /** Browser origins granted CORS (`CORS_ORIGINS`); none: same origin only. @default [] */
   corsOrigins?: readonly string[];
 }
@@ -62,6 +66,7 @@ export function createApp(deps: AppDeps): RequestListener {
     }, next);
   });
   rest.use(eventsRouter({ ...deps.events, metrics: deps.metrics, logger: deps.logger, fail }));
+  rest.use(jobsRouter({ verifier: deps.verifier, jobs: deps.jobs, fail }));
   rest.use((_req, res) => sendError(res, 404, 'not_found', 'no such route'));
   rest.use(((error, req, res, _next) => fail(req, res, error)) satisfies ErrorRequestHandler);
 

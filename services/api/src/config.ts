@@ -1,11 +1,19 @@
 import { EVENT_ID_TTL_S } from '@agentos/contracts';
-import { AUTH_REQUIRED, authEnv, commonEnv, corsOriginsEnv, eventStreamEnv, loadEnv, portEnv } from '@agentos/runtime';
+import { AUTH_REQUIRED, authEnv, commonEnv, corsOriginsEnv, databaseEnv, eventStreamEnv, loadEnv, portEnv } from '@agentos/runtime';
 import { z } from 'zod';
 
 export const apiEnv = z.object({
   ...commonEnv,
   ...authEnv,
   ...portEnv(3000),
+  /**
+   * The system of record, for the job routes (`/api/admin/jobs…`: a job's history, its commands).
+   * The snapshot routes and ingest never touch it. Unset: those routes answer 503 and the api
+   * warns once at start. @default none
+   */
+  DATABASE_URL: databaseEnv.DATABASE_URL.optional(),
+  /** Connections to PostgreSQL for the job routes. @default 5 */
+  DB_POOL_MAX: z.coerce.number().int().positive().default(5),
   /**
    * Longest time an in-process snapshot copy is served without asking Redis, even if no new
    * version was announced (an announcement can be lost while the subscriber reconnects). @default 1000

@@ -46,3 +46,8 @@ export class UnsupportedMediaTypeError extends SsotError {
 export class UriTooLongError extends SsotError {
   readonly code = 'uri_too_long';
 }
+
+/** The job routes need the database, and this api was started without DATABASE_URL. */
+export class JobStoreUnavailableError extends SsotError {
+  readonly code = 'unavailable';
+}

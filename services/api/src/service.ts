@@ -4,8 +4,10 @@ import { authOptions, createHttpServer, createServiceContext, createTokenVerifie
 import type { Registry } from 'prom-client';
 import { createApp } from './app';
 import type { ApiConfig } from './config';
+import { createPrismaClient } from '@agentos/db';
 import { EventIngest } from './event-ingest';
 import { IngestTokens } from './ingest-tokens';
+import { JobService } from './jobs';
 import { createApiMetrics } from './metrics';
 import { securityHeaders } from './request-guard';
 import { SnapshotStore } from './snapshot-store';
@@ -54,13 +56,17 @@ export async function startApiService(
     watchdog: ctx.watchdog,
     readiness: {
       redis: () => redis.ping(),
-      // The api never opens a database connection (services meet only in Redis); it is ready
-      // when it can serve a snapshot, which the collector builds from the database.
+      // Ready when it can serve a snapshot, which the collector builds from the database. The
+      // database itself is left out on purpose: only the job routes read it, and a database
+      // outage must not take the snapshot reads and ingest out of rotation with them.
       snapshot: async () => {
         if (!(await redis.exists(keys.snapshot, keys.lastGood))) throw new Error('no snapshot yet');
       },
     },
   });
+  const prisma = config.DATABASE_URL ? createPrismaClient(config.DATABASE_URL, { poolMax: config.DB_POOL_MAX, applicationName: SERVICE_NAME }) : undefined;
+  if (!prisma) logger.warn('DATABASE_URL is not set: the job routes (/api/admin/jobs…) answer 503');
+  const jobs = prisma ? new JobService({ prisma, redis, keys, timeoutMs: config.REDIS_COMMAND_TIMEOUT_MS * 3 }) : undefined;
   const tokens = new IngestTokens(config.INGEST_TOKENS);
   if (tokens.size === 0) logger.warn('INGEST_TOKENS is empty: every POST /api/events is refused with 401 until ingest tokens are configured');
   const ingest = new EventIngest({
@@ -78,6 +84,7 @@ export async function startApiService(
     health,
     logger,
     events: { tokens, ingest },
+    jobs,
     corsOrigins: config.CORS_ORIGINS,
   });
   ctx.heartbeat(redis);
@@ -109,6 +116,7 @@ export async function startApiService(
       store.close();
       await watcher.stop();
       await ctx.close();
+      await prisma?.$disconnect();
     },
   };
 }

@@ -32,11 +32,3 @@ function isDecimal(value: unknown): value is { toNumber(): number } {
 export function iso(date: Date | null | undefined): string | null {
   return date ? date.toISOString() : null;
 }
-
-/**
- * SQL: the same ISO string for a timestamptz column, written by PostgreSQL, for sections that
- * read their rows as one JSON value (exactly what Date#toISOString writes), or null.
- */
-export function isoSql(column: string): string {
-  return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-}

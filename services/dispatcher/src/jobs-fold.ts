@@ -14,10 +14,14 @@ const STATUS_OF: Record<JobEventName, JobStatus> = {
 /**
  * Order of job states. Transitions only move forward: a state of a lower rank never replaces a
  * higher one, and within a rank the later `occurred_at` wins. So a `job:processing` that arrives
- * after `job:completed` leaves the job completed, whatever its timestamp. Above the rank comes
+ * after `job:completed` leaves the job completed, whatever its timestamp, and a cancellation
+ * never overrides a completion or a failure (the SQL's ssot_job_rank). Above the rank comes
  * the attempt, when the platform gives one: a later attempt (a retry) starts the job again.
  */
-export const STATUS_RANK: Record<JobStatus, number> = { pending: 0, processing: 1, completed: 2, failed: 2, cancelled: 2 };
+export const STATUS_RANK: Record<JobStatus, number> = { pending: 0, processing: 1, cancelled: 2, completed: 3, failed: 3 };
+
+/** The states a job ends in. A cancellation ranks below the other two: it never overrides them. */
+const FINISHED: ReadonlySet<JobStatus> = new Set(['completed', 'failed', 'cancelled']);
 
 /** What a batch of events says about one job, folded into the state the batch moves it to. */
 export interface JobTarget {
@@ -91,7 +95,7 @@ export function foldJobEvents(events: readonly JobEvent[]): JobTarget[] {
       attempt: last.payload.attempt ?? null,
       created_at: list.find((e) => e.name === 'job:created')?.occurred_at ?? null,
       started_at: first('job:processing'),
-      finished_at: STATUS_RANK[status] === 2 ? last.occurred_at : null,
+      finished_at: FINISHED.has(status) ? last.occurred_at : null,
       last_event_at: last.occurred_at,
     });
   }

@@ -1,6 +1,6 @@
 import type { AgentStatus, AgentsWorkersSection } from '@agentos/contracts';
 import type { SectionContext } from './context';
-import { isoSql } from '../serialize';
+import { isoSql } from '@agentos/db';
 import { loadWorkers } from './workers';
 
 export async function buildAgentsWorkers(ctx: SectionContext): Promise<AgentsWorkersSection> {

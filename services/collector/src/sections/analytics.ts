@@ -1,7 +1,7 @@
 import type { AnalyticsSection, JobStatus, SeriesPoint } from '@agentos/contracts';
 import type { SectionContext } from './context';
 import { round } from './dashboard';
-import { isoSql } from '../serialize';
+import { isoSql } from '@agentos/db';
 import { windowStart } from './jobs';
 
 /**

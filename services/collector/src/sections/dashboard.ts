@@ -1,6 +1,6 @@
 import type { DashboardSection, JobSummary, Notification } from '@agentos/contracts';
 import type { SectionContext } from './context';
-import { isoSql } from '../serialize';
+import { isoSql } from '@agentos/db';
 import { jobSummariesSql, startOfUtcDay, windowStart } from './jobs';
 import { loadServices } from './services';
 import { loadWorkers } from './workers';

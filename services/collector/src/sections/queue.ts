@@ -1,7 +1,7 @@
 import type { JobSummary, QueueSection, QueueStats } from '@agentos/contracts';
 import type { SectionContext } from './context';
 import { defaultPendingThreshold } from './configuration';
-import { isoSql } from '../serialize';
+import { isoSql } from '@agentos/db';
 import { jobSummariesSql, windowStart } from './jobs';
 
 const AWAITING_FAILED = 10;

@@ -1,6 +1,6 @@
 import type { WorkerDetail } from '@agentos/contracts';
 import { memo, type SectionContext } from './context';
-import { isoSql } from '../serialize';
+import { isoSql } from '@agentos/db';
 
 /** At most this many workers are listed in the snapshot (it must stay small). */
 export const MAX_LISTED_WORKERS = 100;

@@ -58,6 +58,13 @@ CREATE INDEX "commands_job_id_requested_at_idx" ON "commands"("job_id", "request
 
 -- Hand-written below this line: SQL that schema.prisma cannot express.
 
+-- A cancellation ends a job that had not finished; it never overrides a completion or a failure
+-- (a Celery task revoked without terminate goes on and succeeds; a job removed after it finished
+-- is not a cancelled job). So cancelled ranks between processing and the other two endings.
+CREATE OR REPLACE FUNCTION ssot_job_rank(status job_status) RETURNS int LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE status WHEN 'pending' THEN 0 WHEN 'processing' THEN 1 WHEN 'cancelled' THEN 2 ELSE 3 END
+$$;
+
 -- With `attempt` (a platform's retry number) an event of a later attempt restarts a finished job,
 -- and one of an earlier attempt never overwrites a later one; within an attempt, or without one,
 -- states only move forward as before (ssot_transition_wins).
@@ -127,7 +134,7 @@ BEGIN
       INSERT INTO jobs (id, source, queue, type, status, user_id, agent, worker_id, attempts, progress, error, duration_ms,
                         created_at, started_at, finished_at, last_event_at, updated_at)
       SELECT id, coalesce(source, 'api'), queue, type, status, user_id, agent, worker_id,
-             coalesce(attempt, CASE WHEN status = 'pending' THEN 0 ELSE 1 END),
+             coalesce(attempt, CASE WHEN status IN ('pending', 'cancelled') THEN 0 ELSE 1 END),
              coalesce(progress, 0), error,
              coalesce(duration_ms, CASE WHEN finished_at IS NOT NULL AND started_at IS NOT NULL
                                         THEN (extract(epoch FROM finished_at - started_at) * 1000)::int END),
@@ -143,6 +150,8 @@ BEGIN
         attempts = CASE
           WHEN i.attempt IS NOT NULL THEN greatest(j.attempts, i.attempt)
           WHEN w.wins AND i.status = 'processing' AND j.status <> 'processing' THEN j.attempts + 1
+          -- A job that ended without a processing event seen still ran once.
+          WHEN w.wins AND i.status IN ('completed', 'failed') AND j.attempts = 0 THEN 1
           ELSE j.attempts END,
         progress = CASE WHEN w.wins THEN coalesce(i.progress, CASE WHEN w.restart THEN 0 ELSE j.progress END) ELSE j.progress END,
         error = CASE WHEN w.wins THEN i.error ELSE j.error END,

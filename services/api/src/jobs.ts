@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import {
+  BUILTIN_SOURCE_CAPABILITIES,
+  type Command,
+  type CommandAction,
+  commandRefusal,
+  type JobDetail,
+  type JobStatus,
+  MAX_JOB_HISTORY,
+  type RedisKeys,
+  type SourceCapabilities,
+} from '@agentos/contracts';
+import { isoSql, JOB_SUMMARY_JSON_SQL, type PrismaClient } from '@agentos/db';
+import { ConflictError, NotFoundError, type Principal, type Redis, withTimeout } from '@agentos/runtime';
+import { EventStoreUnavailableError } from './errors';
+
+/** Entries kept on each command stream (approximately): far more than any backlog of admin actions. */
+const COMMAND_STREAM_MAXLEN = 100_000;
+
+export interface JobServiceOptions {
+  prisma: PrismaClient;
+  /** Command connection. */
+  redis: Redis;
+  keys: RedisKeys;
+  /** Longest wait for Redis when queueing a command. @default 3000 */
+  timeoutMs?: number;
+}
+
+/**
+ * The api's side of jobs (CONTRACT §4, §8): one job with its history, and the commands an admin
+ * asks for. A command is checked against its source's capabilities before anything is written
+ * (409 with the reason), kept in the database with who asked, then put on the source's command
+ * stream for its executor; the outcome arrives later as `command:result`.
+ */
+export class JobService {
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: JobServiceOptions) {
+    this.timeoutMs = options.timeoutMs ?? 3000;
+  }
+
+  /** The job, its history oldest first, its commands newest first; NotFoundError when unknown. */
+  async detail(id: string): Promise<JobDetail> {
+    const [rows, events, commands] = await Promise.all([
+      this.options.prisma.$queryRawUnsafe<{ job: Omit<JobDetail, 'events' | 'events_total' | 'commands'> | null; events_total: number }[]>(
+        `SELECT (SELECT (${JOB_SUMMARY_JSON_SQL}::jsonb || jsonb_build_object('updated_at', ${isoSql('j.updated_at')}, 'error', j.error))
+                 FROM jobs j WHERE j.id = $1) AS job,
+                (SELECT count(*)::int FROM job_events WHERE job_id = $1) AS events_total`,
+        id,
+      ),
+      this.options.prisma.jobEvent.findMany({ where: { jobId: id }, orderBy: [{ occurredAt: 'asc' }, { eventId: 'asc' }], take: MAX_JOB_HISTORY }),
+      this.options.prisma.command.findMany({ where: { jobId: id }, orderBy: { requestedAt: 'desc' }, take: 100 }),
+    ]);
+    const job = rows[0]?.job;
+    if (!job) throw new NotFoundError(`no job '${clip(id)}'`);
+    return {
+      ...job,
+      events: events.map((e) => ({
+        id: e.eventId,
+        name: e.name,
+        occurred_at: e.occurredAt.toISOString(),
+        source: e.source,
+        attempt: e.attempt,
+        payload: e.payload as Record<string, unknown>,
+      })),
+      events_total: rows[0]!.events_total,
+      commands: commands.map((c) => ({
+        id: c.id,
+        action: c.action,
+        status: c.status,
+        requested_by: c.requestedBy,
+        requested_at: c.requestedAt.toISOString(),
+        error: c.error,
+        completed_at: c.completedAt?.toISOString() ?? null,
+      })),
+    };
+  }
+
+  /**
+   * Asks the job's platform to carry out `action`. NotFoundError for an unknown job, ConflictError
+   * (409, with the reason) when its state or its source cannot do it — checked before anything is
+   * written. Resolves with the command id once the command is kept and queued.
+   */
+  async request(id: string, action: CommandAction, by: Principal): Promise<string> {
+    const { prisma, redis, keys } = this.options;
+    const job = await prisma.job.findUnique({ where: { id }, select: { id: true, source: true, status: true } });
+    if (!job) throw new NotFoundError(`no job '${clip(id)}'`);
+    const refusal = commandRefusal(job.source, await this.capabilities(job.source), action, job.status as JobStatus);
+    if (refusal) throw new ConflictError(refusal);
+
+    const command: Command = { command_id: randomUUID(), job_id: job.id, action, requested_by: by.sub, requested_at: new Date().toISOString() };
+    await prisma.command.create({
+      data: { id: command.command_id, jobId: job.id, source: job.source, action, requestedBy: by.sub, requestedAt: new Date(command.requested_at) },
+    });
+    try {
+      await withTimeout(redis.xadd(keys.commands(job.source), 'MAXLEN', '~', COMMAND_STREAM_MAXLEN, '*', 'command', JSON.stringify(command)), this.timeoutMs, 'queue command');
+    } catch (error) {
+      // Kept, but never queued: say so on the record, and let the admin ask again.
+      await prisma.command
+        .update({ where: { id: command.command_id }, data: { status: 'failed', error: 'not queued: the command stream was unreachable', completedAt: new Date() } })
+        .catch(() => {});
+      throw new EventStoreUnavailableError('could not queue the command; retry shortly', 1, error);
+    }
+    return command.command_id;
+  }
+
+  /** What the source can do: built in for the bridges of this system, else what its CommandConsumer declared. */
+  private async capabilities(source: string): Promise<SourceCapabilities | undefined> {
+    const builtin = BUILTIN_SOURCE_CAPABILITIES[source];
+    if (builtin) return builtin;
+    const declared = await withTimeout(this.options.redis.hget(this.options.keys.sourceCapabilities, source), this.timeoutMs, 'source capabilities').catch((error: unknown) => {
+      throw new EventStoreUnavailableError('could not read what the job source can do; retry shortly', 1, error);
+    });
+    if (!declared) return undefined;
+    try {
+      return JSON.parse(declared) as SourceCapabilities;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function clip(text: string): string {
+  return text.length > 100 ? `${text.slice(0, 100)}…` : text;
+}
