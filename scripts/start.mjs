@@ -26,6 +26,9 @@ const SERVICES = [
   { name: 'collector', offset: 2 },
   { name: 'cache-warmer', offset: 3 },
   { name: 'dispatcher', offset: 4 },
+  // The bridges stand on a job platform's side (CONTRACT §1): run only when their platform is named.
+  { name: 'celery-bridge', offset: 5, when: 'CELERY_BROKER_URL' },
+  { name: 'bullmq-bridge', offset: 6, when: 'BULLMQ_REDIS_URL' },
 ];
 /** How long to wait for the API's first 200 before saying so (the services keep running). */
 const READY_TIMEOUT_MS = 30_000;
@@ -58,7 +61,7 @@ main().catch((error) => void shutdown(1, error.message));
 
 async function main() {
   const dataDir = resolve(env.SSOT_DATA_DIR || join(ROOT, '.data'));
-  const services = SERVICES.map((service) => describeService(service, portBase()));
+  const services = SERVICES.filter((service) => !service.when || env[service.when]).map((service) => describeService(service, portBase()));
   const built = services.filter((service) => service.built);
   if (built.length === 0) throw new Error('no service is built (services/*/dist/index.js): run `npm run build` first');
   const busy = [];
@@ -96,6 +99,10 @@ async function main() {
           ...env,
           ...auth.env,
           ...(service.name === 'realtime-gateway' ? { CORS_ORIGINS: gatewayOrigins } : {}),
+          // A bridge posts to this api like any platform, with an ingest token this api takes.
+          ...(service.name.endsWith('-bridge')
+            ? { INGEST_URL: env.INGEST_URL || `http://127.0.0.1:${apiPort}`, INGEST_TOKEN: env.INGEST_TOKEN || (auth.env.INGEST_TOKENS ?? env.INGEST_TOKENS ?? '').split(',')[0].trim() }
+            : {}),
           PORT: String(service.port),
           REDIS_URL: redis.url,
           DATABASE_URL: database.url,
@@ -201,6 +208,9 @@ function printBanner({ api, services, auth, dataDir, readyAfterMs }) {
     `  snapshot    ${base}/api/admin/ssot`,
     ...(gateway ? [`  realtime    ws://127.0.0.1:${gateway.port} (socket.io, auth: {token})`] : []),
     `  events      POST ${base}/api/events (Authorization: Bearer <ingest token>)`,
+    ...services
+      .filter((service) => service.name.endsWith('-bridge'))
+      .map((service) => `  ${service.name.padEnd(11)} :${service.port} feeding the SSOT from ${service.name === 'celery-bridge' ? `CELERY_BROKER_URL ${redact(env.CELERY_BROKER_URL)}` : `BULLMQ_REDIS_URL ${redact(env.BULLMQ_REDIS_URL)}`}`),
     '',
   ];
   if (auth.devToken) {
