@@ -11,7 +11,9 @@ describe('end to end: clients converge on the api snapshot', () => {
   let stack: Stack;
 
   beforeAll(async () => {
-    stack = await startStack({ redisUrl: TEST_REDIS_URL, gateways: 3, name: 'e2e_convergence' });
+    // Two collectors writing concurrently: most versions carry the collector's patch, some (a
+    // write came in between) none, and the gateways fall back to reading and diffing.
+    stack = await startStack({ redisUrl: TEST_REDIS_URL, gateways: 3, name: 'e2e_convergence', collectors: 2 });
   }, 60_000);
   afterEach(async () => {
     await stack.closeClients();
@@ -46,6 +48,14 @@ describe('end to end: clients converge on the api snapshot', () => {
       // Carried by patches, not by reloading the whole snapshot.
       expect(client.stats.updatesApplied).toBeGreaterThan(0);
       expect(client.stats).toMatchObject({ connections: 1, badMessages: 0 });
+    }
+    // The patches came from the collectors, computed once, and the gateways sent them on.
+    const published = await Promise.all(stack.collectors.map((c) => c.registry.getSingleMetric('ssot_collector_patches_total')!.get()));
+    expect(published.flatMap((m) => m.values).filter((v) => v.labels.result === 'published').reduce((sum, v) => sum + v.value, 0)).toBeGreaterThan(0);
+    for (const gateway of stack.gateways) {
+      const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+      const applied = /ssot_gateway_collector_patches_total\{result="applied"\} (\d+)/.exec(metrics);
+      expect(Number(applied?.[1] ?? 0)).toBeGreaterThan(0);
     }
   }, 60_000);
 

@@ -47,6 +47,8 @@ export interface StackOptions {
   name: string;
   /** Seed the small reference dataset first (100 jobs in the reference queues). @default true */
   seed?: boolean;
+  /** Collector replicas, writing concurrently. @default 1 */
+  collectors?: number;
 }
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;
@@ -77,8 +79,12 @@ export async function startStack(options: StackOptions) {
     if (options.seed !== false) await seedReferenceDataset(db.url, { jobs: 100, workers: 4, logs: 30 });
     // Versions change only when events (or a cache miss) ask for a build: no warmer, and a
     // snapshot that outlives the test, so "the version stopped changing" means something.
-    const collector: CollectorService = await startCollectorService(loadCollectorConfig({ ...env, DATABASE_URL: db.url, SNAPSHOT_TTL_S: '3600' }));
-    started.push(collector);
+    const collectors: CollectorService[] = [];
+    for (let i = 0; i < (options.collectors ?? 1); i += 1) {
+      collectors.push(await startCollectorService(loadCollectorConfig({ ...env, DATABASE_URL: db.url, SNAPSHOT_TTL_S: '3600' })));
+      started.push(collectors[i]!);
+    }
+    const collector = collectors[0]!;
     // Small batches: 1,000 events make many versions, each a patch to every client.
     const dispatcher: DispatcherService = await startDispatcherService(loadDispatcherConfig({ ...env, DATABASE_URL: db.url, EVENT_BATCH: '50', RETRY_BASE_MS: '200', CLAIM_IDLE_MS: '1000' }));
     started.push(dispatcher);
@@ -100,6 +106,7 @@ export async function startStack(options: StackOptions) {
       ingestToken: INGEST_TOKEN,
       gateways,
       collector,
+      collectors,
       dispatcher,
 
       /** A client whose first gateway is `gateways[first]`, the others following in order. */

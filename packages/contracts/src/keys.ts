@@ -27,6 +27,11 @@ export interface RedisKeys {
   readonly refreshRequests: string;
   /** Pub/sub channel announcing every new snapshot version. */
   readonly versionChannel: string;
+  /**
+   * Pub/sub channel of the collectors' JSON Patches, published just before their version's
+   * announcement: `<version> <base version>` LF `[ops…]` (writeSnapshot-6.lua).
+   */
+  readonly patchChannel: string;
   /** Lock that makes a cache miss trigger one rebuild across all api replicas. */
   readonly rebuildLock: string;
   /** Lease held by the one active cache-warmer. */
@@ -100,6 +105,7 @@ export function redisKeys(namespace = ''): RedisKeys {
     buildSeq: k(`${SNAPSHOT_KEY}:build_seq`),
     refreshRequests: k('ssot:refresh'),
     versionChannel: k('ssot:version'),
+    patchChannel: k('ssot:patch'),
     rebuildLock: k('ssot:rebuild_lock'),
     warmerLease: k('cache-warmer:lease'),
     serviceHeartbeats: k('services:heartbeat'),

@@ -34,6 +34,8 @@ export const versionAnnouncement = z.object({
   complete: z.boolean(),
   /** This version reflects every event up to this stream entry id (from the requests it answers). */
   events_upto: z.string().optional(),
+  /** Present when a patch from this version went out on the patch channel just before. */
+  base_version: z.number().int().positive().optional(),
 });
 export type VersionAnnouncement = z.infer<typeof versionAnnouncement>;
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { SECTION_NAMES, type RedisKeys, type SectionName } from '@agentos/contracts';
 import type { PrismaClient } from '@agentos/db';
 import { type Logger, type Redis, withTimeout } from '@agentos/runtime';
+import { compare } from 'fast-json-patch';
 import type { CollectorMetrics } from './metrics';
 import { emptySection, SECTION_BUILDERS, type CollectorSettings, type SectionContext } from './sections';
 import { toJson } from './serialize';
@@ -39,8 +40,20 @@ export interface WriteResult {
 export type Collector = ReturnType<typeof createCollector>;
 
 /**
- * Builds snapshot sections from the database and Redis live state and writes the snapshot.
- * Stateless between builds: everything shared between replicas is in Redis.
+ * A section's stored value as this collector last knew it: what its next build of the section is
+ * diffed against, valid while the stored build sequence is still `seq`.
+ */
+interface KnownSection {
+  seq: number;
+  json: string;
+  value: unknown;
+}
+
+/**
+ * Builds snapshot sections from the database and Redis live state and writes the snapshot, with
+ * the JSON Patch from the version it replaces (computed here, once, instead of in every
+ * gateway). What replicas share is in Redis; what is held between builds is each section as this
+ * collector last stored or read it, to diff against.
  */
 export function createCollector(deps: CollectorDeps) {
   const sectionTimeoutMs = deps.sectionTimeoutMs ?? 2000;
@@ -49,6 +62,46 @@ export function createCollector(deps: CollectorDeps) {
   };
   if (typeof redis.writeSnapshot !== 'function') deps.redis.defineCommand('writeSnapshot', { numberOfKeys: 6, lua: WRITE_SNAPSHOT });
   const k = deps.keys;
+  const known = new Map<SectionName, KnownSection>();
+
+  /**
+   * The JSON Patch ops, comma-joined without brackets, from the stored values of the sections in
+   * `built` to `built`, and the version they are stored at. One round trip reads the version and
+   * the sections' build sequences; only a section another replica (or an older build) stored
+   * since this one last saw it is read whole. Null when a section was never stored: no patch.
+   */
+  async function patchOps(built: ReadonlyMap<SectionName, string>): Promise<{ base: number; ops: string } | null> {
+    const names = [...built.keys()];
+    if (names.length === 0) return null;
+    const [[, version], [, seqs]] = ((await deps.redis.pipeline().get(k.version).hmget(k.sectionSeq, ...names).exec()) ?? []) as [unknown, unknown][] as [
+      [unknown, string | null],
+      [unknown, (string | null)[]],
+    ];
+    if (!version || !seqs || seqs.some((seq) => seq === null)) return null;
+    const stale = names.filter((name, i) => known.get(name)?.seq !== Number(seqs[i]));
+    if (stale.length > 0) {
+      const values = await deps.redis.hmget(k.sections, ...stale);
+      for (const [i, name] of stale.entries()) {
+        const json = values[i];
+        if (json === null || json === undefined) return null;
+        known.set(name, { seq: Number(seqs[names.indexOf(name)]), json, value: JSON.parse(json) });
+      }
+    }
+    const end = deps.metrics.patchSeconds.startTimer();
+    const ops: string[] = [];
+    for (const [name, json] of built) {
+      const before = known.get(name)!;
+      if (before.json === json) continue;
+      for (const op of compare(before.value as object, JSON.parse(json) as object)) ops.push(JSON.stringify({ ...op, path: `/${name}${op.path}` }));
+    }
+    end();
+    return { base: Number(version), ops: ops.join(',') };
+  }
+
+  /** After a write: the sections this build stored are what the next one diffs against. */
+  function remember(seq: number, built: ReadonlyMap<SectionName, string>): void {
+    for (const [name, json] of built) known.set(name, { seq, json, value: JSON.parse(json) });
+  }
 
   /** Builds `names` (all sections when empty); in parallel unless `sequential` (benchmarks only). */
   async function build(names: readonly SectionName[], options: { sequential?: boolean } = {}): Promise<BuildResult> {
@@ -96,6 +149,8 @@ export function createCollector(deps: CollectorDeps) {
   }
 
   async function write(seq: number, result: BuildResult, requestIds: readonly string[], eventsUpto?: string) {
+    // A failed read only costs the patch: subscribers then fetch the snapshot.
+    const patch = await patchOps(result.built).catch(() => null);
     const args: (string | number)[] = [
       k.sections,
       k.sectionSeq,
@@ -110,6 +165,9 @@ export function createCollector(deps: CollectorDeps) {
       SECTION_NAMES.join(','),
       k.versionChannel,
       `"requests":${JSON.stringify(requestIds)}${eventsUpto ? `,"events_upto":${JSON.stringify(eventsUpto)}` : ''}`,
+      k.patchChannel,
+      patch ? patch.base : 0,
+      patch ? patch.ops : '',
       result.built.size,
     ];
     for (const [name, json] of result.built) args.push(name, json);
@@ -145,6 +203,9 @@ export function createCollector(deps: CollectorDeps) {
     }
     const version = Number(reply[1]);
     const bytes = Number(reply[2]);
+    // Stored or not (a newer build of a section wins), the next build re-reads what changed.
+    remember(seq, result.built);
+    deps.metrics.patches.inc({ result: reply[3] === 'patched' ? 'published' : 'none' });
     deps.metrics.builds.inc({ kind: names.length === 0 ? 'full' : 'partial' });
     deps.metrics.snapshotBytes.set(bytes);
     deps.metrics.snapshotVersion.set(version);

@@ -35,6 +35,18 @@ export function createCollectorMetrics(registry: Registry) {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    patchSeconds: new Histogram({
+      name: 'ssot_collector_patch_duration_seconds',
+      help: 'Time to compute the JSON Patch of one build against the snapshot it replaces (once per version, for every gateway)',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05],
+      registers: [registry],
+    }),
+    patches: new Counter({
+      name: 'ssot_collector_patches_total',
+      help: 'Versions written with their patch published (published), or without one because another write came in between or the base was unknown (none): gateways then fetch the snapshot',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
     snapshotBytes: new Gauge({ name: 'ssot_snapshot_bytes', help: 'Size of the last snapshot written', registers: [registry] }),
     snapshotVersion: new Gauge({ name: 'ssot_snapshot_version', help: 'Version of the last snapshot written', registers: [registry] }),
   };

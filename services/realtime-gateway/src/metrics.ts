@@ -74,9 +74,20 @@ export function createGatewayMetrics(registry: Registry) {
       help: 'Snapshot version this gateway holds and serves to its admins (0 before the first)',
       registers: [registry],
     }),
+    patchesFromCollector: new Counter({
+      name: 'ssot_gateway_collector_patches_total',
+      help: "Collectors' patches for an announced version: applied (sent on as they came), or base_mismatch (not from the version held: the snapshot was read and diffed instead)",
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    malformedPatches: new Counter({
+      name: 'ssot_gateway_patches_malformed_total',
+      help: 'Messages on the patch channel that were not `<version> <base>` LF `[ops]` (dropped)',
+      registers: [registry],
+    }),
     patchSeconds: new Histogram({
       name: 'ssot_gateway_patch_duration_seconds',
-      help: 'Time to parse a new snapshot version and compute its JSON Patch (once per version per gateway)',
+      help: 'Time to parse a new snapshot version and diff it, when no patch came from the collector (the fallback)',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
       registers: [registry],
     }),

@@ -103,8 +103,13 @@ export async function startGatewayService(
 
   const watcher = new VersionWatcher(subscriber, keys);
   watcher.on((announcement) => feed.announced(announcement.version));
+  // The collectors' patches, on the connection that hears the announcements: in the order they
+  // were published (each patch just before its announcement).
+  subscriber.on('message', (channel: string, message: string) => {
+    if (channel === keys.patchChannel) feed.patched(message);
+  });
   const relay = startBroadcastRelay({ subscriber, keys, io, metrics, logger });
-  await Promise.all([watcher.start(), relay.start()]);
+  await Promise.all([subscriber.subscribe(keys.patchChannel), watcher.start(), relay.start()]);
 
   const outages = watchRedisOutages(subscriber, {
     logger,

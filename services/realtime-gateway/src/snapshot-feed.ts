@@ -8,13 +8,27 @@ import { bufferedPackets, writeEvent } from './socket-output';
 /** One snapshot version as this gateway holds it. */
 interface SnapshotVersion {
   version: number;
-  /** The JSON as stored in Redis (`meta.stale` set when it is the last good copy). */
-  body: string;
-  /** Parsed once per version, the first time a patch needs it; never per socket. */
+  /**
+   * The JSON as stored in Redis (`meta.stale` set when it is the last good copy). Absent for a
+   * version reached by the collector's patch: read from Redis only when a socket needs it whole.
+   */
+  body?: string;
+  /** Parsed once per version, the first time a diff needs it (no patch came); never per socket. */
   parsed?: object;
   /** When Redis last confirmed that no newer version exists. */
   confirmedAt: number;
 }
+
+/** A collector's patch from the patch channel, held until its version is announced. */
+interface PendingPatch {
+  version: number;
+  base: number;
+  /** The ops as published: sent on as they are, never parsed here. */
+  ops: string;
+}
+
+/** Patches held for versions not yet announced; the announcement follows at once, so a few do. */
+const MAX_PENDING_PATCHES = 8;
 
 /** What the feed knows about one local admin socket. */
 interface AdminSocket {
@@ -43,9 +57,12 @@ export interface SnapshotFeedOptions {
  * connect and on `resync`, `ssot:update` with the JSON Patch from the version each socket has to
  * the new one.
  *
- * Every gateway receives every version announcement itself, so each computes the patch once per
- * version for its own sockets and writes it to them directly; nothing goes through the adapter
- * (which would hand each socket one copy per gateway). A socket only ever gets a patch whose
+ * The patch is the collector's: it computes it once per version and publishes it on the patch
+ * channel just before the announcement; this gateway wraps the ops as they came into one
+ * `ssot:update` and writes it to its own sockets — no fetch, no parse, no diff per version.
+ * Only when no patch came (another collector wrote in between, or this gateway missed a version)
+ * does it read the snapshot and diff, as a fallback. Nothing goes through the adapter (which
+ * would hand each socket one copy per gateway). A socket only ever gets a patch whose
  * `base_version` is the version it was last sent; any other socket — behind, never synced, or
  * coalesced under backpressure — gets the whole snapshot instead.
  *
@@ -55,8 +72,10 @@ export interface SnapshotFeedOptions {
 export class SnapshotFeed {
   private current: SnapshotVersion | null = null;
   private readonly admins = new Map<string, AdminSocket>();
+  private readonly patches = new Map<number, PendingPatch>();
   private tail: Promise<unknown> = Promise.resolve();
   private loadQueued = false;
+  private bodyQueued = false;
   private readonly readTimeoutMs: number;
 
   constructor(private readonly options: SnapshotFeedOptions) {
@@ -108,9 +127,24 @@ export class SnapshotFeed {
     });
   }
 
+  /** A message on the patch channel: `<version> <base version>` LF `[ops…]`. Malformed ones are dropped and counted. */
+  patched(message: string): void {
+    const newline = message.indexOf('\n');
+    const [version, base] = message.slice(0, Math.max(0, newline)).split(' ').map(Number);
+    if (newline < 0 || !Number.isSafeInteger(version) || !Number.isSafeInteger(base) || message[newline + 1] !== '[') {
+      this.options.metrics.malformedPatches.inc();
+      return;
+    }
+    if (this.admins.size === 0) return;
+    this.patches.set(version!, { version: version!, base: base!, ops: message.slice(newline + 1) });
+    for (const held of this.patches.keys()) if (this.patches.size > MAX_PENDING_PATCHES) this.patches.delete(held);
+  }
+
   /** A version was announced on the version channel. */
   announced(version: number): void {
     const current = this.current;
+    const patch = this.patches.get(version);
+    this.patches.delete(version);
     if (current && version === current.version) {
       current.confirmedAt = Date.now();
       return;
@@ -118,6 +152,11 @@ export class SnapshotFeed {
     if (this.admins.size === 0) {
       // Nobody to update: do not load or diff; a connecting admin will ask Redis.
       if (current) current.confirmedAt = 0;
+      return;
+    }
+    // The collector's patch, from the version held: applied in order with everything else.
+    if (patch && !this.loadQueued) {
+      void this.run(async () => this.advanceByPatch(patch)).catch((error: unknown) => this.options.logger.warn({ err: error, version }, 'could not apply a patch'));
       return;
     }
     // One load answers every announcement that arrives before it starts.
@@ -175,7 +214,7 @@ export class SnapshotFeed {
   }
 
   private async refreshIfOld(): Promise<void> {
-    if (this.current && Date.now() - this.current.confirmedAt < this.options.maxAgeMs) return;
+    if (this.current?.body !== undefined && Date.now() - this.current.confirmedAt < this.options.maxAgeMs) return;
     try {
       await this.loadAndApply();
     } catch (error) {
@@ -191,6 +230,7 @@ export class SnapshotFeed {
     if (!current) return this.advance(entry);
     if (entry.version === current.version) {
       current.confirmedAt = entry.confirmedAt;
+      current.body ??= entry.body;
     } else if (entry.version > current.version) {
       this.advance(entry);
     } else {
@@ -229,11 +269,30 @@ export class SnapshotFeed {
     this.options.metrics.snapshotVersion.set(entry.version);
   }
 
-  /** A newer version: a patch to every socket at the version held before, the whole snapshot to the others. */
-  private advance(next: SnapshotVersion): void {
+  /** The collector's patch: from the version held to the next, wrapped once, written as it is. */
+  private async advanceByPatch(patch: PendingPatch): Promise<void> {
+    const base = this.current;
+    if (!base || base.version !== patch.base) {
+      // Not from the version held (one was missed): the fallback.
+      this.options.metrics.patchesFromCollector.inc({ result: 'base_mismatch' });
+      return this.loadAndApply();
+    }
+    this.options.metrics.patchesFromCollector.inc({ result: 'applied' });
+    const next: SnapshotVersion = { version: patch.version, confirmedAt: Date.now() };
+    const encoded = `{"type":"ssot:update","data":{"version":${patch.version},"base_version":${patch.base},"patch":${patch.ops}},"timestamp":"${new Date().toISOString()}"}`;
+    this.advance(next, () => encoded);
+  }
+
+  /**
+   * A newer version: a patch to every socket at the version held before, the whole snapshot to
+   * the others. `encode` makes the update message (once, for every socket); without it, the
+   * patch is diffed here from the two bodies, or, with no body held to diff against, every
+   * socket gets the whole snapshot.
+   */
+  private advance(next: SnapshotVersion, encode?: () => string): void {
     const base = this.current;
     this.hold(next);
-    let encoded: string | undefined;
+    let encoded: string | null | undefined;
     for (const state of this.admins.values()) {
       if (!base || state.pending || state.sentVersion !== base.version) {
         this.sendInitial(state);
@@ -243,15 +302,23 @@ export class SnapshotFeed {
         this.coalesce(state);
         continue;
       }
-      encoded ??= this.encodeUpdate(base, next);
+      if (encoded === undefined) encoded = encode ? encode() : this.diffUpdate(base, next);
+      if (encoded === null) {
+        this.sendInitial(state);
+        continue;
+      }
       writeEvent(state.socket, 'ssot:update', encoded);
       state.sentVersion = next.version;
       this.options.metrics.emitted.inc({ type: 'ssot:update' });
     }
   }
 
-  /** The `ssot:update` message from `base` to `next`, computed and encoded once for every socket. */
-  private encodeUpdate(base: SnapshotVersion, next: SnapshotVersion): string {
+  /**
+   * The fallback when no patch came: the `ssot:update` from `base` to `next` diffed here, once
+   * for every socket; null when the base's body is not held (it was reached by a patch).
+   */
+  private diffUpdate(base: SnapshotVersion, next: SnapshotVersion): string | null {
+    if (base.body === undefined || next.body === undefined) return null;
     const end = this.options.metrics.patchSeconds.startTimer();
     const patch = compare(parsed(base), parsed(next));
     end();
@@ -264,9 +331,26 @@ export class SnapshotFeed {
     });
   }
 
+  /** The held version's body from Redis, then the whole snapshot to every socket waiting for it. */
+  private loadBodyForWaiting(): void {
+    if (this.bodyQueued) return;
+    this.bodyQueued = true;
+    void this.run(async () => {
+      this.bodyQueued = false;
+      await this.loadAndApply();
+      for (const state of this.admins.values()) if (state.pending && this.current?.body !== undefined) this.catchUp(state);
+    }).catch((error: unknown) => this.options.logger.warn({ err: error }, 'could not read the snapshot for a socket that needs it whole; the next version or check catches up'));
+  }
+
   private sendInitial(state: AdminSocket): void {
     const current = this.current;
     if (!current || !state.socket.connected) return;
+    if (current.body === undefined) {
+      // Reached by a patch: the whole snapshot has to be read first.
+      state.pending = true;
+      this.loadBodyForWaiting();
+      return;
+    }
     if (bufferedPackets(state.socket) >= this.options.coalesceAt) {
       this.coalesce(state);
       return;
@@ -290,6 +374,6 @@ export class SnapshotFeed {
 }
 
 function parsed(entry: SnapshotVersion): object {
-  entry.parsed ??= JSON.parse(entry.body) as object;
+  entry.parsed ??= JSON.parse(entry.body!) as object;
   return entry.parsed;
 }

@@ -274,10 +274,14 @@ describe('realtime-gateway', () => {
       // A user gets none of it, and may not ask.
       expect(await user.emitWithAck('resync')).toEqual({ ok: false, error: 'forbidden' });
       expect(user.of('initial_data').length + user.of('ssot:update').length).toBe(0);
-      // Written to each of its two admins, computed once per version.
+      // Written to each of its two admins; computed once per version by the collector and sent on
+      // as it came: the gateways never diffed.
       expect(await metric(pair[0], 'ssot_gateway_messages_emitted_total', { type: 'ssot:update' })).toBe(6);
-      const patches = await pair[0].registry.getSingleMetric('ssot_gateway_patch_duration_seconds')!.get();
-      expect(patches.values.find((v) => v.metricName === 'ssot_gateway_patch_duration_seconds_count')?.value).toBe(3);
+      for (const gateway of pair) {
+        expect(await metric(gateway, 'ssot_gateway_collector_patches_total', { result: 'applied' })).toBe(3);
+        const diffs = await gateway.registry.getSingleMetric('ssot_gateway_patch_duration_seconds')!.get();
+        expect(diffs.values.find((v) => v.metricName === 'ssot_gateway_patch_duration_seconds_count')?.value ?? 0).toBe(0);
+      }
     });
   });
 

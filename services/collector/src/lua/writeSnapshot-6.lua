@@ -23,17 +23,31 @@
     ARGV[6] version channel
     ARGV[7] announcement fields about the requests answered, a JSON fragment:
             `"requests":[ids…]` and optionally `,"events_upto":"<stream id>"`
-    ARGV[8] number of built sections N, then N pairs: name, JSON
+    ARGV[8] patch channel
+    ARGV[9] base version of the patch: the version the collector's ops (ARGV[10]) were computed
+            against; '0' for no patch
+    ARGV[10] the collector's JSON Patch ops for the sections it built, comma-joined without the
+            brackets (may be empty)
+    ARGV[11] number of built sections N, then N pairs: name, JSON
     then    number of failed sections M, then M triples: name, message JSON string, empty-value JSON
 
+  The patch (CONTRACT §6 `ssot:update`) goes out only when it is exact: the version it was
+  computed against is the one this write replaces (no other write came in between the
+  collector's read of the values it diffed against and this script), and every built section
+  was stored (none was newer already). It is published on the patch channel, before the
+  announcement, as `<version> <base version>` LF `[ops…]`, the first op replacing `/meta`.
+  Otherwise no patch: subscribers fetch the snapshot as they would without one.
+
   Output:
-    { 'ok', version, bytes }            the snapshot was written and announced
-    { 'missing', name1, name2, ... }    some section has never been built: nothing was written
-                                        but the sections of this build (build the missing ones
-                                        and write again)
+    { 'ok', version, bytes, 'patched' | 'unpatched' }  written and announced, with or without its patch
+    { 'missing', name1, name2, ... }                   some section has never been built: nothing
+                                                       was written but the sections of this build
+                                                       (build the missing ones and write again)
 ]]
 local seq = tonumber(ARGV[1])
-local i = 8
+local base = ARGV[9]
+local patchable = base ~= '0' and base == (redis.call('GET', KEYS[4]) or '0')
+local i = 11
 
 local changed = {}
 local nBuilt = tonumber(ARGV[i]); i = i + 1
@@ -45,6 +59,8 @@ for _ = 1, nBuilt do
     redis.call('HSET', KEYS[2], name, seq)
     redis.call('HDEL', KEYS[3], name)
     changed[#changed + 1] = '"' .. name .. '"'
+  else
+    patchable = false
   end
 end
 
@@ -55,7 +71,7 @@ for _ = 1, nFailed do
   -- A failure older than the stored value says nothing about it.
   if seq >= current then redis.call('HSET', KEYS[3], name, message) end
   -- With no previous value at all, serve the section's empty form, flagged by the error.
-  redis.call('HSETNX', KEYS[1], name, empty)
+  if redis.call('HSETNX', KEYS[1], name, empty) == 1 then patchable = false end
 end
 
 local order = {}
@@ -84,13 +100,9 @@ if version < clockMs then
   redis.call('SET', KEYS[4], string.format('%d', version))
 end
 version = string.format('%d', version)
-local parts = {
-  '{"meta":{"version":', version,
-  ',"generated_at":"', ARGV[3],
-  '","build_ms":', ARGV[4],
-  ',"stale":', stale,
-  ',"errors":{', table.concat(errorParts, ','), '}}',
-}
+local meta = '{"version":' .. version .. ',"generated_at":"' .. ARGV[3] .. '","build_ms":' .. ARGV[4] ..
+  ',"stale":' .. stale .. ',"errors":{' .. table.concat(errorParts, ',') .. '}}'
+local parts = { '{"meta":', meta }
 for idx, name in ipairs(order) do
   parts[#parts + 1] = ',"' .. name .. '":'
   parts[#parts + 1] = values[idx]
@@ -101,9 +113,15 @@ local body = table.concat(parts)
 redis.call('SET', KEYS[5], body, 'EX', ARGV[2])
 redis.call('SET', KEYS[6], body)
 
+if patchable then
+  local ops = '{"op":"replace","path":"/meta","value":' .. meta .. '}'
+  if ARGV[10] ~= '' then ops = ops .. ',' .. ARGV[10] end
+  redis.call('PUBLISH', ARGV[8], version .. ' ' .. base .. '\n[' .. ops .. ']')
+end
+
 -- complete: every section is current (none is carried over from an earlier build).
 local complete = (#errorParts == 0) and 'true' or 'false'
 redis.call('PUBLISH', ARGV[6], '{"version":' .. version .. ',"sections":[' .. table.concat(changed, ',') ..
   '],' .. ARGV[7] .. ',"generated_at":"' .. ARGV[3] .. '","bytes":' .. #body ..
-  ',"complete":' .. complete .. '}')
-return { 'ok', version, #body }
+  ',"complete":' .. complete .. (patchable and (',"base_version":' .. base) or '') .. '}')
+return { 'ok', version, #body, patchable and 'patched' or 'unpatched' }
