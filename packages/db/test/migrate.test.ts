@@ -230,12 +230,12 @@ describe('migrate', () => {
     expect(lines).toContain(`warning: migration ${first} was edited after it was applied (checksum differs)`);
   });
 
-  it('20261203000000_opaque_ids_commands keeps the rows written before it, ids and all, and takes opaque ids after', async () => {
+  it('20261203000000_platform_ids_commands_alerts keeps the rows written before it, ids and all, and takes opaque ids after', async () => {
     const { url } = await bareDatabase();
     // The migrations before it only, from a copy of the directory.
     const dir = mkdtempSync(join(tmpdir(), 'ssot-migrations-'));
     try {
-      const target = names.indexOf('20261203000000_opaque_ids_commands');
+      const target = names.indexOf('20261203000000_platform_ids_commands_alerts');
       expect(target).toBeGreaterThan(0);
       for (const name of names.slice(0, target)) cpSync(join(MIGRATIONS_DIR, name), join(dir, name), { recursive: true });
       await migrate(url, { migrationsDir: dir });

@@ -13,7 +13,7 @@ import { SCHEMA_TABLES } from './support/tables';
 /** Objects only the SQL has, because Prisma cannot express them. Each is explained in the migration. */
 const SQL_ONLY = {
   tables: ['_prisma_migrations'],
-  indexes: ['jobs_active_queue_idx', 'jobs_pending_created_at_idx'],
+  indexes: ['jobs_active_queue_idx', 'jobs_pending_created_at_idx', 'alert_outbox_due_idx'],
 };
 
 const SCHEMA_PATH = join(__dirname, '..', 'prisma', 'schema.prisma');
@@ -301,6 +301,7 @@ describe('schema.prisma and the migrations', () => {
       columns: ['queue', 'status', 'created_at'],
       partial: true,
     });
+    expect(database.tables.get('alert_outbox')?.indexes.get('alert_outbox_due_idx')).toEqual({ kind: 'index', columns: ['next_attempt_at'], partial: true });
     expect(database.tables.has('_prisma_migrations')).toBe(true);
   });
 

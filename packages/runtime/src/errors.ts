@@ -74,3 +74,17 @@ export class SnapshotUnavailableError extends SsotError {
 export class TimeoutError extends SsotError {
   readonly code = 'timeout';
 }
+
+/**
+ * What an error says, in one line for a log field or a dead letter's reason, at most `max`
+ * characters: its non-empty lines joined, without the line Prisma opens its messages with
+ * ("Invalid `prisma.$queryRawUnsafe()` invocation:"), which says where, not what.
+ */
+export function errorSummary(error: unknown, max = 300): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const lines = message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !/^Invalid `[^`]+` invocation/.test(line));
+  return (lines.join(' ') || 'unknown error').slice(0, max);
+}

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SECTION_NAMES, type RedisKeys, type SectionName } from '@agentos/contracts';
 import type { PrismaClient } from '@agentos/db';
-import { type Logger, type Redis, withTimeout } from '@agentos/runtime';
+import { errorSummary, type Logger, type Redis, withTimeout } from '@agentos/runtime';
 import { compare } from 'fast-json-patch';
 import type { CollectorMetrics } from './metrics';
 import { emptySection, SECTION_BUILDERS, type CollectorSettings, type SectionContext } from './sections';
@@ -138,7 +138,7 @@ export function createCollector(deps: CollectorDeps) {
       if (outcome.status === 'fulfilled') {
         result.built.set(name, outcome.value);
       } else {
-        const message = errorMessage(outcome.reason);
+        const message = errorSummary(outcome.reason);
         result.failed.set(name, message);
         deps.metrics.sectionFailures.inc({ section: name });
         deps.logger.warn({ section: name, err: message }, 'section build failed; keeping its previous value');
@@ -214,10 +214,4 @@ export function createCollector(deps: CollectorDeps) {
   }
 
   return { build, refresh };
-}
-
-function errorMessage(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  // Prisma errors carry multi-line context; the first line says what happened.
-  return (message.split('\n').find((line) => line.trim() !== '') ?? 'unknown error').trim().slice(0, 300);
 }

@@ -21,10 +21,16 @@ export const dispatcherEnv = z.object({
   HEARTBEAT_TTL_S: positiveInt.default(EVENT_DISPATCH_CONFIG['worker:heartbeat'].ttl),
   /** How often the sweeper looks for lapsed heartbeats. @default 5000 */
   SWEEP_INTERVAL_MS: positiveInt.default(5000),
-  /** alert_ops posts here (JSON, with retry); unset: alerts go only to the `alerts` room and the log. */
+  /**
+   * alert_ops posts here (JSON; `Idempotency-Key` the event id): written to an outbox with the
+   * event and sent by a loop of its own, retried with backoff, at least once. Unset: alerts go
+   * only to the `alerts` room and the log.
+   */
   ALERT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
-  /** @default 5000 */
+  /** Longest wait for one webhook post. @default 5000 */
   ALERT_WEBHOOK_TIMEOUT_MS: positiveInt.default(5000),
+  /** Posts of one alert before it is given up on (logged; `alert_outbox.failed_at`). @default 10 */
+  ALERT_MAX_ATTEMPTS: positiveInt.max(100).default(10),
   /** consider_scaling aims to drain a queue's backlog within this many minutes. @default 10 */
   SCALING_TARGET_DRAIN_MIN: positiveInt.default(10),
   /** consider_scaling never recommends more workers than this per queue. @default 100 */

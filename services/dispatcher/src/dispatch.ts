@@ -10,8 +10,8 @@ import {
   type SectionName,
 } from '@agentos/contracts';
 import type { PrismaClient } from '@agentos/db';
-import { appendEvents, compareStreamIds, entryField, type Logger, type Redis, requestRefresh, type StreamEntry } from '@agentos/runtime';
-import { createAlertOps } from './actions/alert-ops';
+import { appendEvents, compareStreamIds, entryField, errorSummary, type Logger, type Redis, requestRefresh, type StreamEntry } from '@agentos/runtime';
+import { alertSummary } from './actions/alert-ops';
 import { checkMinimumWorkers } from './actions/check-minimum-workers';
 import { considerScaling, type ScalingOptions } from './actions/consider-scaling';
 import { deadLetter } from './dead-letter';
@@ -30,8 +30,10 @@ export interface DispatcherDeps {
   maxDeliveries: number;
   retryBaseMs: number;
   scaling: ScalingOptions;
+  /** With a webhook, alert_ops' posts go to the outbox with each batch, and `onAlerts` is called. */
   alertWebhookUrl?: string;
-  alertWebhookTimeoutMs?: number;
+  /** After a batch wrote alerts to the outbox: wakes the delivery loop. */
+  onAlerts?: () => void;
   /** `EVENT_STREAM_MAXLEN`, for the events this dispatcher raises itself (threshold warnings). */
   streamMaxLen: number;
 }
@@ -59,7 +61,7 @@ interface Attempts {
  * dead-letter stream with the reason; the events behind it go on.
  */
 export function createDispatcher(deps: DispatcherDeps) {
-  const alertOps = createAlertOps({ webhookUrl: deps.alertWebhookUrl, timeoutMs: deps.alertWebhookTimeoutMs, logger: deps.logger });
+  const alerts = Boolean(deps.alertWebhookUrl);
 
   async function handle(entries: StreamEntry[]): Promise<string[]> {
     const ack: string[] = [];
@@ -76,17 +78,17 @@ export function createDispatcher(deps: DispatcherDeps) {
     const failed = new Map<string, string>();
     let persisted: PersistResult;
     try {
-      persisted = await persistBatch(deps.prisma, items.map((i) => i.event));
+      persisted = await persistBatch(deps.prisma, items.map((i) => i.event), { alerts });
     } catch (batchError) {
       deps.logger.warn({ err: (batchError as Error).message, events: items.length }, 'batch persist failed; persisting event by event');
       persisted = { applied: new Set(), queues: [] };
       for (const item of items) {
         try {
-          const one = await persistBatch(deps.prisma, [item.event]);
+          const one = await persistBatch(deps.prisma, [item.event], { alerts });
           for (const id of one.applied) persisted.applied.add(id);
           persisted.queues.push(...one.queues);
         } catch (error) {
-          failed.set(item.entryId, `persist: ${(error as Error).message.split('\n')[0]}`);
+          failed.set(item.entryId, `persist: ${errorSummary(error, 500)}`);
         }
       }
     }
@@ -231,7 +233,7 @@ export function createDispatcher(deps: DispatcherDeps) {
             for (const section of await runAction(action, item.event)) sections.add(section);
           } catch (error) {
             deps.metrics.actionFailures.inc({ action });
-            failures.set(item.entryId, `${action}: ${(error as Error).message.split('\n')[0]}`);
+            failures.set(item.entryId, `${action}: ${errorSummary(error, 500)}`);
             return;
           }
         }
@@ -250,9 +252,11 @@ export function createDispatcher(deps: DispatcherDeps) {
         await publish(['admin'], 'notification', { event_id: event.id, kind: 'notify_admin', event: event.name, payload: event.payload });
         return [];
       case 'alert_ops': {
-        const summary = describe(event);
-        await alertOps(event, summary);
+        // The webhook post, if any, was written to the outbox with the event's effect.
+        const summary = alertSummary(event);
+        deps.logger.warn({ event: event.name, id: event.id }, `alert: ${summary}`);
         await publish(['alerts'], 'alert', { event_id: event.id, summary });
+        if (alerts) deps.onAlerts?.();
         return [];
       }
       case 'check_minimum_workers': {
@@ -281,17 +285,6 @@ export function createDispatcher(deps: DispatcherDeps) {
 /** The last level reported per queue (event-by-event persisting reports a queue once per event). */
 function latestLevels(levels: readonly QueueLevel[]): QueueLevel[] {
   return [...new Map(levels.map((level) => [level.queue, level])).values()];
-}
-
-function describe(event: AgentEvent): string {
-  switch (event.name) {
-    case 'worker:offline':
-      return `worker ${event.payload.worker_id} offline: ${event.payload.reason}`;
-    case 'job:failed':
-      return `job ${event.payload.job_id} failed in ${event.payload.queue}`;
-    default:
-      return event.name;
-  }
 }
 
 function parseAttempts(raw: string | null): Attempts | null {

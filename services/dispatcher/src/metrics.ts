@@ -26,6 +26,12 @@ export function createDispatcherMetrics(registry: Registry, redis: Redis, keys: 
       labelNames: ['action'] as const,
       registers: [registry],
     }),
+    alertsDelivered: new Counter({
+      name: 'ssot_alerts_delivered_total',
+      help: 'alert_ops webhook posts from the outbox, by outcome (delivered; failed: retried later; given_up: after the last attempt)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     streamState: new Gauge({
       name: 'ssot_event_stream',
       help: 'The event stream as the dispatchers see it: lag (entries not yet read by the group), pending (read, not acknowledged), dead (dead-letter length)',

@@ -1,6 +1,13 @@
-import type { AgentEvent } from '@agentos/contracts';
+import { type AgentEvent, EVENT_DISPATCH_CONFIG } from '@agentos/contracts';
 import type { PrismaClient } from '@agentos/db';
+import { alertBody } from './actions/alert-ops';
 import { foldJobEvents, isJobEvent, type JobEvent, type JobTarget } from './jobs-fold';
+
+/** Whether the dispatch table gives the event the alert_ops action. */
+function rulesAlertOps(event: AgentEvent): boolean {
+  const rule = EVENT_DISPATCH_CONFIG[event.name];
+  return 'actions' in rule && (rule.actions as readonly string[]).includes('alert_ops');
+}
 
 /** What persisting a batch did, for the branches that run after the commit. */
 export interface PersistResult {
@@ -26,9 +33,10 @@ export interface QueueLevel {
  * - agent counters, from the transitions that actually happened;
  * - worker records from heartbeats (newest wins) and offline announcements;
  * - log entries for failures and alerts, and the notify_admin notification of a failed job;
- * - every job event as the job's history (`job_events`), and commands' results.
+ * - every job event as the job's history (`job_events`), and commands' results;
+ * - alert_ops' webhook posts, into the outbox the delivery loop sends from.
  */
-export async function persistBatch(prisma: PrismaClient, events: readonly AgentEvent[]): Promise<PersistResult> {
+export async function persistBatch(prisma: PrismaClient, events: readonly AgentEvent[], options: { alerts?: boolean } = {}): Promise<PersistResult> {
   if (events.length === 0) return { applied: new Set(), queues: [] };
   const jobEvents = events.filter(isJobEvent);
   const batch = {
@@ -46,6 +54,8 @@ export async function persistBatch(prisma: PrismaClient, events: readonly AgentE
     ...workerRows(events),
     logs: events.map(logLineFor).filter((row): row is LogRow => row !== null),
     notifications: failureNotifications(events),
+    // alert_ops' webhook posts, into the outbox with the effect (only with a webhook to post to).
+    alerts: options.alerts ? events.filter((e) => rulesAlertOps(e)).map((e) => ({ event_id: e.id, body: alertBody(e) })) : [],
     command_results: events
       .filter((e): e is Extract<AgentEvent, { name: 'command:result' }> => e.name === 'command:result')
       .map((e) => ({ command_id: e.payload.command_id, ok: e.payload.ok, error: e.payload.error ?? null, at: e.occurred_at, event_id: e.id })),

@@ -4,6 +4,7 @@ import { createPrismaClient, databaseRoundTripMs } from '@agentos/db';
 import { createServiceContext, httpServerOptions, type Logger, startHealthServer, startStreamConsumer } from '@agentos/runtime';
 import type { Registry } from 'prom-client';
 import type { DispatcherConfig } from './config';
+import { startAlertDelivery } from './actions/alert-ops';
 import { createDispatcher } from './dispatch';
 import { startHeartbeatSweeper } from './heartbeat-sweeper';
 import { createDispatcherMetrics } from './metrics';
@@ -41,9 +42,22 @@ export async function startDispatcherService(
     retryBaseMs: config.RETRY_BASE_MS,
     scaling: { targetDrainMin: config.SCALING_TARGET_DRAIN_MIN, maxWorkers: config.SCALING_MAX_WORKERS },
     alertWebhookUrl: config.ALERT_WEBHOOK_URL,
-    alertWebhookTimeoutMs: config.ALERT_WEBHOOK_TIMEOUT_MS,
+    onAlerts: () => delivery?.wake(),
     streamMaxLen: config.EVENT_STREAM_MAXLEN,
   });
+  // alert_ops' webhook posts, off the batch path: their own loop, from the outbox.
+  const delivery = config.ALERT_WEBHOOK_URL
+    ? startAlertDelivery({
+        prisma,
+        webhookUrl: config.ALERT_WEBHOOK_URL,
+        timeoutMs: config.ALERT_WEBHOOK_TIMEOUT_MS,
+        maxAttempts: config.ALERT_MAX_ATTEMPTS,
+        retryBaseMs: config.RETRY_BASE_MS,
+        logger,
+        metrics,
+        watch: ctx.watchdog.watch('alert-delivery', Math.max(ctx.watchdogTimeoutMs, 3 * config.ALERT_WEBHOOK_TIMEOUT_MS)),
+      })
+    : undefined;
   const consumer = startStreamConsumer({
     stream: keys.events,
     group: DISPATCHER_GROUP,
@@ -88,6 +102,7 @@ export async function startDispatcherService(
     async stop() {
       await consumer.stop();
       await sweeper.stop();
+      await delivery?.stop();
       if (server) await new Promise((resolve) => server!.close(resolve));
       await ctx.close();
       await prisma.$disconnect();

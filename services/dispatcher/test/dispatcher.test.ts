@@ -18,26 +18,50 @@ import { startDispatcherService, type DispatcherService } from '../src/service';
 import { cleanupNamespace, TEST_REDIS_URL, uniqueNamespace } from '../../../test/support/redis';
 import { waitFor } from '../../../test/support/wait';
 
-/** A webhook receiver whose answer the test decides. */
+/** A webhook receiver whose answer the test decides, and that can hold its answers back. */
 async function startWebhook() {
-  const received: { id: string; event: string }[] = [];
+  const received: { id: string; event: string; key: string | undefined }[] = [];
   let status = 200;
+  let held: (() => void)[] | null = null;
+  let waiting = 0;
   const server: Server = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
-      if (status === 200) received.push(JSON.parse(body) as { id: string; event: string });
-      res.writeHead(status).end();
+      const answer = () => {
+        waiting -= 1;
+        if (status === 200) received.push({ ...(JSON.parse(body) as { id: string; event: string }), key: req.headers['idempotency-key'] as string | undefined });
+        res.writeHead(status).end();
+      };
+      waiting += 1;
+      if (held) held.push(answer);
+      else answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
     received,
+    /** Requests that arrived and are not answered yet. */
+    get waiting() {
+      return waiting;
+    },
     answer(code: number) {
       status = code;
     },
-    close: () => new Promise((resolve) => server.close(resolve)),
+    /** From now on, requests wait for `release()`. */
+    hold() {
+      held ??= [];
+    },
+    release() {
+      const answers = held ?? [];
+      held = null;
+      for (const answer of answers) answer();
+    },
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(resolve));
+    },
   };
 }
 
@@ -261,9 +285,10 @@ describe('dispatcher', () => {
     expect((await waitFor(() => broadcastOf(event.id, 'system:status'))).rooms).toEqual(['monitoring']);
   });
 
-  it('dead-letters an event whose action keeps failing, goes on with the others, and replays it once fixed', async () => {
-    webhook.answer(500);
-    const failing = newEvent('worker:offline', { worker_id: randomUUID(), reason: 'test: webhook down' });
+  it('dead-letters an event that keeps failing, goes on with the others, and replays it once fixed', async () => {
+    // The database refuses this one event's effect (its log line) until the check is dropped.
+    await prisma.$executeRawUnsafe(`ALTER TABLE log_entries ADD CONSTRAINT test_poison CHECK (message NOT LIKE '%poison%')`);
+    const failing = newEvent('worker:offline', { worker_id: randomUUID(), reason: 'test: poison' });
     const behind = newEvent('job:created', { job_id: randomUUID(), queue: 'default', type: 'after' });
     await appendEvents(redis, keys, [failing, behind], EVENT_STREAM_MAXLEN);
 
@@ -274,21 +299,58 @@ describe('dispatcher', () => {
       message: 'the dead letter',
     });
     expect(letter.deliveries).toBe('3');
-    expect(letter.reason).toBe('alert_ops: webhook answered 500');
-    expect(webhook.received.some((r) => r.id === failing.id)).toBe(false);
+    expect(letter.reason).toMatch(/^persist: .*violates check constraint "test_poison"/);
+    expect(await prisma.processedEvent.count({ where: { id: failing.id } })).toBe(0);
     await waitFor(async () => (await redis.xpending(keys.events, 'dispatchers'))[0] === 0, { timeoutMs: 3000, message: 'nothing pending' });
 
-    webhook.answer(200);
+    await prisma.$executeRawUnsafe('ALTER TABLE log_entries DROP CONSTRAINT test_poison');
     const listed = await dlq('list');
     expect(listed.code).toBe(0);
     expect(listed.stdout).toContain(`${letter.id}  worker:offline  event ${failing.id}  deliveries 3`);
-    expect(listed.stdout).toContain('alert_ops: webhook answered 500');
+    expect(listed.stdout).toContain('test_poison');
     const replay = await dlq('replay', letter.id);
     expect(replay).toEqual({ code: 0, stdout: `replayed 1 dead letter(s): ${letter.id}\n` });
-    await waitFor(() => webhook.received.filter((r) => r.id === failing.id).length === 1, { timeoutMs: 3000, message: 'the replayed alert' });
+    await waitFor(async () => (await prisma.logEntry.count({ where: { id: failing.id } })) === 1, { timeoutMs: 3000, message: 'the replayed effect' });
     expect(await redis.xlen(keys.eventsDeadLetter)).toBe(0);
-    // Its database effect happened once, on the first delivery.
-    expect(await prisma.logEntry.count({ where: { id: failing.id } })).toBe(1);
+    // Its alert went out once, from the outbox written with the effect.
+    await waitFor(() => webhook.received.filter((r) => r.id === failing.id).length === 1, { timeoutMs: 5000, message: 'the replayed alert' });
+  });
+
+  it('holds no event for a webhook that does not answer, and delivers every alert once when it does', async () => {
+    webhook.hold();
+    try {
+      const offline = Array.from({ length: 6 }, (_, i) => newEvent('worker:offline', { worker_id: randomUUID(), reason: `test: held ${i}` }));
+      const jobs = Array.from({ length: 50 }, () => newEvent('job:created', { job_id: randomUUID(), queue: 'default', type: 'while-held' }));
+      await appendEvents(redis, keys, [...offline.slice(0, 3), ...jobs, ...offline.slice(3)], EVENT_STREAM_MAXLEN);
+      // Every event's effect is in while the webhook still holds its first answers back.
+      await waitFor(async () => (await prisma.processedEvent.count({ where: { id: { in: [...offline, ...jobs].map((e) => e.id) } } })) === 56, { message: 'every event persisted' });
+      expect(webhook.waiting).toBeGreaterThan(0);
+      expect(webhook.received.filter((r) => offline.some((e) => e.id === r.id))).toEqual([]);
+      expect(await prisma.alertOutbox.count({ where: { eventId: { in: offline.map((e) => e.id) } } })).toBe(6);
+
+      webhook.release();
+      await waitFor(
+        async () => (await prisma.alertOutbox.count({ where: { eventId: { in: offline.map((e) => e.id) }, deliveredAt: { not: null } } })) === 6,
+        { timeoutMs: 10_000, message: 'every alert delivered' },
+      );
+      // Once each, keyed by the event id.
+      for (const event of offline) expect(webhook.received.filter((r) => r.id === event.id).map((r) => r.key)).toEqual([event.id]);
+    } finally {
+      webhook.release();
+    }
+  });
+
+  it('retries an alert the webhook refused until it takes it', async () => {
+    webhook.answer(500);
+    const event = newEvent('worker:offline', { worker_id: randomUUID(), reason: 'test: webhook down' });
+    await appendEvents(redis, keys, [event], EVENT_STREAM_MAXLEN);
+    await waitFor(async () => (await prisma.alertOutbox.findUnique({ where: { eventId: event.id } }))?.lastError, { message: 'a first, refused attempt' });
+    expect(await prisma.alertOutbox.findUniqueOrThrow({ where: { eventId: event.id } })).toMatchObject({ deliveredAt: null, lastError: 'webhook answered 500' });
+    // The event itself is done: refusal is the outbox's business.
+    expect(await prisma.processedEvent.count({ where: { id: event.id } })).toBe(1);
+    webhook.answer(200);
+    await waitFor(() => webhook.received.filter((r) => r.id === event.id).length === 1, { timeoutMs: 10_000, message: 'delivered on a retry' });
+    expect(await prisma.alertOutbox.findUniqueOrThrow({ where: { eventId: event.id } })).toMatchObject({ lastError: null, deliveredAt: expect.any(Date) });
   });
 
   it('dead-letters malformed stream entries at once', async () => {

@@ -1,6 +1,7 @@
 /** Every table schema.prisma declares, by database name, sorted: what the migrations must create. */
 export const SCHEMA_TABLES = [
   'agents',
+  'alert_outbox',
   'commands',
   'job_created_hours',
   'job_created_minutes',

@@ -1,6 +1,7 @@
 -- Real job platforms (issue 9): ids are the platforms' own (CONTRACT §5), jobs know their source,
 -- every job event is kept as the job's history, and admin commands are kept with who asked and
--- what came of them (§8).
+-- what came of them (§8). And alert_ops leaves the batch path (issue 10): its webhook posts are
+-- written to an outbox with the event's effect and delivered by a loop of their own.
 
 -- Ids: uuid → text. Existing rows keep their values (a UUID's text form); PostgreSQL rebuilds
 -- every index on a column whose type changes, the partial ones included.
@@ -50,6 +51,20 @@ CREATE TABLE "commands" (
     CONSTRAINT "commands_pkey" PRIMARY KEY ("id")
 );
 
+-- CreateTable
+CREATE TABLE "alert_outbox" (
+    "event_id" TEXT NOT NULL,
+    "body" JSONB NOT NULL,
+    "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "attempts" INTEGER NOT NULL DEFAULT 0,
+    "next_attempt_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "delivered_at" TIMESTAMPTZ(3),
+    "failed_at" TIMESTAMPTZ(3),
+    "last_error" TEXT,
+
+    CONSTRAINT "alert_outbox_pkey" PRIMARY KEY ("event_id")
+);
+
 -- CreateIndex
 CREATE INDEX "job_events_job_id_occurred_at_idx" ON "job_events"("job_id", "occurred_at");
 
@@ -57,6 +72,9 @@ CREATE INDEX "job_events_job_id_occurred_at_idx" ON "job_events"("job_id", "occu
 CREATE INDEX "commands_job_id_requested_at_idx" ON "commands"("job_id", "requested_at" DESC);
 
 -- Hand-written below this line: SQL that schema.prisma cannot express.
+
+-- The delivery loop looks only at what is still to deliver, by when it is due.
+CREATE INDEX "alert_outbox_due_idx" ON "alert_outbox"("next_attempt_at") WHERE "delivered_at" IS NULL AND "failed_at" IS NULL;
 
 -- A cancellation ends a job that had not finished; it never overrides a completion or a failure
 -- (a Celery task revoked without terminate goes on and succeeds; a job removed after it finished
@@ -81,7 +99,8 @@ $$;
 --   - ids as text (opaque);
 --   - jobs: `source`, `attempt` (ssot_event_wins), `cancelled` from job:cancelled;
 --   - job_events: every new job event, the job's history;
---   - command_results [{command_id, ok, error, at, event_id}]: the outcome of a command.
+--   - command_results [{command_id, ok, error, at, event_id}]: the outcome of a command;
+--   - alerts [{event_id, body}]: alert_ops webhook posts, into the outbox (delivered apart).
 -- Input and output are otherwise unchanged (see that migration for the whole contract).
 DROP FUNCTION ssot_persist_events(jsonb);
 CREATE FUNCTION ssot_persist_events(batch jsonb) RETURNS jsonb
@@ -253,6 +272,14 @@ BEGIN
   SELECT gen_random_uuid(), kind, severity, title, message, event_id, created_at
   FROM jsonb_to_recordset(coalesce(batch->'notifications', '[]')) AS x(
     kind text, severity severity, title text, message text, event_id text, created_at timestamptz)
+  WHERE x.event_id = ANY(fresh)
+  ON CONFLICT (event_id) DO NOTHING;
+
+  -- alert_ops: the webhook post commits with the event it reports; the dispatchers' delivery
+  -- loop sends it, so a slow webhook never holds a batch.
+  INSERT INTO alert_outbox (event_id, body)
+  SELECT x.event_id, x.body
+  FROM jsonb_to_recordset(coalesce(batch->'alerts', '[]')) AS x(event_id text, body jsonb)
   WHERE x.event_id = ANY(fresh)
   ON CONFLICT (event_id) DO NOTHING;
 
