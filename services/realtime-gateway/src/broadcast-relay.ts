@@ -2,6 +2,7 @@ import type { BroadcastMessage, RedisKeys } from '@agentos/contracts';
 import { type Logger, type Redis, withTimeout } from '@agentos/runtime';
 import type { Server } from 'socket.io';
 import { z } from 'zod';
+import { LagMeter } from './lag-meter';
 import type { GatewayMetrics } from './metrics';
 
 // Typed against the contract's interface, so the two cannot drift apart.
@@ -17,6 +18,8 @@ export interface BroadcastRelayOptions {
   io: Server;
   metrics: GatewayMetrics;
   logger: Logger;
+  /** A message older than this when handled (a backlog read after a stall) is dropped and counted. @default 30000 */
+  maxAgeMs?: number;
 }
 
 /**
@@ -31,6 +34,8 @@ export interface BroadcastRelayOptions {
  */
 export function startBroadcastRelay(options: BroadcastRelayOptions) {
   const { subscriber, keys, io, metrics, logger } = options;
+  const maxAgeMs = options.maxAgeMs ?? 30_000;
+  const lag = new LagMeter();
   let warned = false;
 
   // Inbound data never throws (one bad message is counted, logged once, and dropped).
@@ -39,6 +44,12 @@ export function startBroadcastRelay(options: BroadcastRelayOptions) {
     let parsed: BroadcastMessage;
     try {
       parsed = broadcastMessage.parse(JSON.parse(raw));
+      const ageMs = lag.lag(Date.parse(parsed.message.timestamp));
+      metrics.intakeLag.set({ channel: 'broadcast' }, ageMs / 1000);
+      if (ageMs > maxAgeMs) {
+        metrics.intakeDropped.inc({ kind: 'broadcast' });
+        return;
+      }
       // Throws for names socket.io reserves ('connect', 'disconnect', …).
       io.local.to(parsed.rooms).emit(parsed.message.type, parsed.message);
     } catch (error) {

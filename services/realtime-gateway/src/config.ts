@@ -46,6 +46,18 @@ export const gatewayEnv = z.object({
    * bounds. Bursts of twice this are allowed. @default 20
    */
   SOCKET_MESSAGE_RATE: positiveInt.max(10_000).default(20),
+  /**
+   * A snapshot version announced longer ago than this when the gateway gets to it (it was starved
+   * of CPU, or stopped, and reads a backlog) is skipped: admins get one `initial_data` of the
+   * latest once it is current, not every patch of the backlog. Counted in
+   * `ssot_gateway_intake_dropped_total{kind="snapshot_update"}`. @default 1000
+   */
+  INTAKE_MAX_LAG_MS: positiveInt.default(1000),
+  /**
+   * A socket message older than this when the gateway gets to it is dropped and counted
+   * (`{kind="broadcast"}`): a progress update that late misleads more than it tells. @default 30000
+   */
+  BROADCAST_MAX_AGE_MS: positiveInt.default(30_000),
 });
 export type GatewayConfig = z.infer<typeof gatewayEnv>;
 

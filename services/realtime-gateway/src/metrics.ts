@@ -80,6 +80,18 @@ export function createGatewayMetrics(registry: Registry) {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    intakeLag: new Gauge({
+      name: 'ssot_gateway_intake_lag_seconds',
+      help: 'Age of the last message read from Redis when it was handled, by channel (version: an announcement; broadcast: a socket message). Grows when this process is starved of CPU',
+      labelNames: ['channel'] as const,
+      registers: [registry],
+    }),
+    intakeDropped: new Counter({
+      name: 'ssot_gateway_intake_dropped_total',
+      help: 'Messages from Redis handled too late to be worth sending, by kind: snapshot_update (a version skipped; admins get the latest whole when the gateway is current), broadcast (a socket message older than BROADCAST_MAX_AGE_MS)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
     malformedPatches: new Counter({
       name: 'ssot_gateway_patches_malformed_total',
       help: 'Messages on the patch channel that were not `<version> <base>` LF `[ops]` (dropped)',

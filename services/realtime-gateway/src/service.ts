@@ -52,6 +52,7 @@ export async function startGatewayService(
     metrics,
     maxAgeMs: config.SNAPSHOT_MAX_AGE_MS,
     coalesceAt: config.SOCKET_COALESCE_PACKETS,
+    maxLagMs: config.INTAKE_MAX_LAG_MS,
   });
 
   const health = healthHandler({
@@ -102,13 +103,13 @@ export async function startGatewayService(
   io.of('/').adapter.on('error', adapterError);
 
   const watcher = new VersionWatcher(subscriber, keys);
-  watcher.on((announcement) => feed.announced(announcement.version));
+  watcher.on((announcement) => feed.announced(announcement.version, Date.parse(announcement.generated_at)));
   // The collectors' patches, on the connection that hears the announcements: in the order they
   // were published (each patch just before its announcement).
   subscriber.on('message', (channel: string, message: string) => {
     if (channel === keys.patchChannel) feed.patched(message);
   });
-  const relay = startBroadcastRelay({ subscriber, keys, io, metrics, logger });
+  const relay = startBroadcastRelay({ subscriber, keys, io, metrics, logger, maxAgeMs: config.BROADCAST_MAX_AGE_MS });
   await Promise.all([subscriber.subscribe(keys.patchChannel), watcher.start(), relay.start()]);
 
   const outages = watchRedisOutages(subscriber, {

@@ -2,6 +2,7 @@ import type { RedisKeys } from '@agentos/contracts';
 import { type Logger, markSnapshotStale, type Redis, readSnapshotVersion, withTimeout } from '@agentos/runtime';
 import { compare } from 'fast-json-patch';
 import type { Socket } from 'socket.io';
+import { LagMeter } from './lag-meter';
 import type { GatewayMetrics } from './metrics';
 import { bufferedPackets, writeEvent } from './socket-output';
 
@@ -50,6 +51,12 @@ export interface SnapshotFeedOptions {
   coalesceAt: number;
   /** Longest wait for one Redis read. @default 2000 */
   readTimeoutMs?: number;
+  /**
+   * An announcement older than this when it is handled (this process was starved of CPU, or
+   * stopped, and reads a backlog) is not applied: the versions of a backlog are coalesced into one
+   * `initial_data` of the latest once the gateway is current again. @default 1000
+   */
+  maxLagMs?: number;
 }
 
 /**
@@ -76,10 +83,15 @@ export class SnapshotFeed {
   private tail: Promise<unknown> = Promise.resolve();
   private loadQueued = false;
   private bodyQueued = false;
+  /** Versions were skipped for lag: every admin gets the latest whole once the gateway is current. */
+  private behind = false;
   private readonly readTimeoutMs: number;
+  private readonly maxLagMs: number;
+  private readonly lag = new LagMeter();
 
   constructor(private readonly options: SnapshotFeedOptions) {
     this.readTimeoutMs = options.readTimeoutMs ?? 2000;
+    this.maxLagMs = options.maxLagMs ?? 1000;
   }
 
   /** Version held (0 before the first). */
@@ -140,11 +152,17 @@ export class SnapshotFeed {
     for (const held of this.patches.keys()) if (this.patches.size > MAX_PENDING_PATCHES) this.patches.delete(held);
   }
 
-  /** A version was announced on the version channel. */
-  announced(version: number): void {
+  /**
+   * A version was announced on the version channel, `generatedAt` (ms) when it was built. One
+   * that arrives late — this process reading a backlog after a stall — is skipped and counted;
+   * the first one on time brings every admin the latest snapshot whole.
+   */
+  announced(version: number, generatedAt: number = Date.now()): void {
     const current = this.current;
     const patch = this.patches.get(version);
     this.patches.delete(version);
+    const lagMs = this.lag.lag(generatedAt);
+    this.options.metrics.intakeLag.set({ channel: 'version' }, lagMs / 1000);
     if (current && version === current.version) {
       current.confirmedAt = Date.now();
       return;
@@ -152,6 +170,16 @@ export class SnapshotFeed {
     if (this.admins.size === 0) {
       // Nobody to update: do not load or diff; a connecting admin will ask Redis.
       if (current) current.confirmedAt = 0;
+      return;
+    }
+    if (lagMs > this.maxLagMs) {
+      this.behind = true;
+      this.options.metrics.intakeDropped.inc({ kind: 'snapshot_update' });
+      return;
+    }
+    if (this.behind) {
+      this.behind = false;
+      void this.resyncAll().catch((error: unknown) => this.options.logger.warn({ err: error }, 'could not send the latest snapshot after falling behind; the version check catches up'));
       return;
     }
     // The collector's patch, from the version held: applied in order with everything else.

@@ -1,0 +1,33 @@
+/**
+ * How late a message from Redis is handled, from the timestamp its writer put in it. Two clocks
+ * are compared (the writer's and this host's), so a constant skew between them would read as lag:
+ * the meter subtracts the smallest difference seen over the last minute or two, which is the skew
+ * plus the fastest delivery. What remains is the time the message waited — in Redis, the kernel,
+ * or this process's backlog after a stall.
+ */
+export class LagMeter {
+  private windowStart: number;
+  private currentMin = Number.POSITIVE_INFINITY;
+  private previousMin = Number.POSITIVE_INFINITY;
+
+  constructor(
+    private readonly windowMs = 60_000,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.windowStart = now();
+  }
+
+  /** The lag of a message stamped `stampMs` (its writer's clock), ms, never below 0. */
+  lag(stampMs: number): number {
+    const now = this.now();
+    if (!Number.isFinite(stampMs)) return 0;
+    if (now - this.windowStart > this.windowMs) {
+      this.previousMin = this.currentMin;
+      this.currentMin = Number.POSITIVE_INFINITY;
+      this.windowStart = now;
+    }
+    const raw = now - stampMs;
+    this.currentMin = Math.min(this.currentMin, raw);
+    return Math.max(0, raw - Math.min(this.currentMin, this.previousMin));
+  }
+}
