@@ -142,7 +142,7 @@ const idle = (state) => state.pending === 0 && state.lag === 0;
 async function persistedCount(ids) {
   let n = 0;
   for (let i = 0; i < ids.length; i += 20_000) {
-    const { rows } = await pool.query('SELECT count(*)::int AS n FROM processed_events WHERE id = ANY($1::uuid[])', [ids.slice(i, i + 20_000)]);
+    const { rows } = await pool.query('SELECT count(*)::int AS n FROM processed_events WHERE id = ANY($1::text[])', [ids.slice(i, i + 20_000)]);
     n += rows[0].n;
   }
   return n;
@@ -464,7 +464,7 @@ async function steadyPhase(mode) {
     const entries = await entryIds(stack.keys);
     const marks = coverage(watch.versions);
     const { rows } = await pool.query(
-      'SELECT id::text, (extract(epoch FROM processed_at) * 1000)::float8 AS at FROM processed_events WHERE id = ANY($1::uuid[])',
+      'SELECT id::text, (extract(epoch FROM processed_at) * 1000)::float8 AS at FROM processed_events WHERE id = ANY($1::text[])',
       [ids],
     );
     const processedAt = new Map(rows.map((r) => [r.id, r.at]));

@@ -474,7 +474,7 @@ async function runPhase(phase, identities) {
         const [ms, sq] = entries[entries.length - 1][0].split('-').map(Number);
         start = `${ms}-${sq + 1}`;
       }
-      const { rows } = await pool.query('SELECT id::text, (extract(epoch FROM processed_at) * 1e6)::float8 AS at FROM processed_events WHERE id = ANY($1::uuid[])', [feed.ids]);
+      const { rows } = await pool.query('SELECT id::text, (extract(epoch FROM processed_at) * 1e6)::float8 AS at FROM processed_events WHERE id = ANY($1::text[])', [feed.ids]);
       for (const row of rows) {
         const s = seqById.get(row.id);
         if (s !== undefined) txUs[s] = row.at - offset;

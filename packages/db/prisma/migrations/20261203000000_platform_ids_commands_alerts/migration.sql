@@ -95,7 +95,34 @@ RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
   END
 $$;
 
+-- The rollup triggers step aside while ssot_persist_events runs (it sets ssot.rollups_deferred
+-- for its transaction): the function applies its batch's deltas itself, once, at the end, in key
+-- order. So a batch takes its locks in one global order — jobs by id, then agents by name, then
+-- the rollup rows by key — and batches of two dispatchers commit side by side without a global
+-- lock (they deadlocked when each statement's trigger locked rollup rows in its own order).
+-- Every other write to jobs (seeder, an operator's UPDATE) still goes through the triggers.
+CREATE OR REPLACE FUNCTION ssot_jobs_rollup() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  deltas ssot_job_delta[] := '{}';
+BEGIN
+  IF current_setting('ssot.rollups_deferred', true) = 'on' THEN
+    RETURN NULL;
+  END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    deltas := deltas || ARRAY(SELECT ROW(n.created_at, n.status, n.queue, n.finished_at, n.duration_ms, 1)::ssot_job_delta FROM new_rows n);
+  END IF;
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    deltas := deltas || ARRAY(SELECT ROW(o.created_at, o.status, o.queue, o.finished_at, o.duration_ms, -1)::ssot_job_delta FROM old_rows o);
+  END IF;
+  IF cardinality(deltas) > 0 THEN
+    PERFORM ssot_apply_job_deltas(deltas);
+  END IF;
+  RETURN NULL;
+END;
+$$;
+
 -- ssot_persist_events, as in 20261130070000_persist_events, with:
+--   - no global lock: locks in one order, the rollups applied once at the end (above);
 --   - ids as text (opaque);
 --   - jobs: `source`, `attempt` (ssot_event_wins), `cancelled` from job:cancelled;
 --   - job_events: every new job event, the job's history;
@@ -113,8 +140,8 @@ DECLARE
   pass int := 0;
   queue_levels jsonb;
 BEGIN
-  -- Batches commit one at a time across replicas (see 20261130070000_persist_events).
-  PERFORM pg_advisory_xact_lock(hashtext('ssot_persist_events'));
+  -- The rollups of this batch's job writes are applied below, once, in key order.
+  PERFORM set_config('ssot.rollups_deferred', 'on', true);
 
   WITH marked AS (
     INSERT INTO processed_events (id, name, occurred_at)
@@ -146,7 +173,8 @@ BEGIN
         finished_at timestamptz, last_event_at timestamptz)
     ),
     prior AS (
-      SELECT j.id, j.status AS old_status, j.last_event_at AS old_event_at, j.attempts AS old_attempts
+      SELECT j.id, j.status AS old_status, j.last_event_at AS old_event_at, j.attempts AS old_attempts,
+             j.created_at AS old_created_at, j.queue AS old_queue, j.finished_at AS old_finished_at, j.duration_ms AS old_duration_ms
       FROM jobs j JOIN input i ON i.id = j.id ORDER BY j.id FOR UPDATE OF j
     ),
     inserted AS (
@@ -161,7 +189,9 @@ BEGIN
       FROM input
       ORDER BY id
       ON CONFLICT (id) DO NOTHING
-      RETURNING id, status::text, NULL::text AS old_status, queue, agent, duration_ms, last_event_at AS at
+      RETURNING id, status::text, NULL::text AS old_status, queue, agent, duration_ms, last_event_at AS at,
+                created_at, finished_at, NULL::timestamptz AS old_created_at, NULL::text AS old_queue,
+                NULL::timestamptz AS old_finished_at, NULL::int AS old_duration_ms
     ),
     updated AS (
       UPDATE jobs j SET
@@ -195,7 +225,8 @@ BEGIN
           ssot_event_wins(i.attempt, p.old_attempts, i.status, i.last_event_at, p.old_status, p.old_event_at) AS wins,
           coalesce(i.attempt > p.old_attempts, false) AS restart) w
       WHERE j.id = i.id
-      RETURNING j.id, j.status::text, p.old_status::text, j.queue, j.agent, j.duration_ms, j.last_event_at AS at
+      RETURNING j.id, j.status::text, p.old_status::text, j.queue, j.agent, j.duration_ms, j.last_event_at AS at,
+                j.created_at, j.finished_at, p.old_created_at, p.old_queue, p.old_finished_at, p.old_duration_ms
     )
     SELECT coalesce(jsonb_agg(to_jsonb(done)), '[]') INTO step
     FROM (SELECT * FROM inserted UNION ALL SELECT * FROM updated) AS done;
@@ -208,6 +239,15 @@ BEGIN
     FROM jsonb_array_elements(todo) AS t
     WHERE t->>'id' NOT IN (SELECT d->>'id' FROM jsonb_array_elements(step) AS d);
   END LOOP;
+
+  -- The rollups of every job row written above (+1 the row now, -1 the row it replaced), once.
+  PERFORM ssot_apply_job_deltas(ARRAY(
+    SELECT ROW(t.created_at, t.status::job_status, t.queue, t.finished_at, t.duration_ms, 1)::ssot_job_delta
+    FROM jsonb_to_recordset(transitions) AS t(status text, queue text, duration_ms int, created_at timestamptz, finished_at timestamptz)
+    UNION ALL
+    SELECT ROW(t.old_created_at, t.old_status::job_status, t.old_queue, t.old_finished_at, t.old_duration_ms, -1)::ssot_job_delta
+    FROM jsonb_to_recordset(transitions) AS t(old_status text, old_queue text, old_duration_ms int, old_created_at timestamptz, old_finished_at timestamptz)
+    WHERE t.old_status IS NOT NULL));
 
   -- Every new job event, as the job's history (oldest first when read by job_id, occurred_at).
   INSERT INTO job_events (event_id, job_id, name, occurred_at, source, attempt, payload)
