@@ -1,0 +1,73 @@
+import { commonEnv, loadEnv, portEnv } from '@agentos/runtime';
+import { z } from 'zod';
+
+const positiveInt = z.coerce.number().int().positive();
+
+/**
+ * A job data field as a path: `user_id`, or `meta.user.id` for a nested one. Each segment is a
+ * plain key (no brackets, no wildcards).
+ */
+const dataField = z
+  .string()
+  .regex(/^[^.\s]+(\.[^.\s]+)*$/, 'a field name, or a dotted path to a nested one (meta.user_id)')
+  .transform((path) => path.split('.'));
+
+export const bridgeEnv = z.object({
+  ...commonEnv,
+  ...portEnv(3006),
+  /** The Redis BullMQ runs on (CONTRACT §2). Required. */
+  BULLMQ_REDIS_URL: z.url({ protocol: /^rediss?$/ }),
+  /** BullMQ's key prefix (its `prefix` option). @default bull */
+  BULLMQ_PREFIX: z.string().min(1).max(100).regex(/^\S+$/, 'no whitespace').default('bull'),
+  /**
+   * The queues to bridge, comma-separated. Empty: every queue found under the prefix, and each
+   * new one as it appears (a `meta` key, or a worker connected to it). @default empty
+   */
+  BULLMQ_QUEUES: z
+    .string()
+    .default('')
+    .transform((list) => [...new Set(list.split(',').map((q) => q.trim()).filter((q) => q !== ''))])
+    .refine((queues) => queues.every((q) => !q.includes(':')), 'queue names cannot contain ":" (BullMQ refuses them too)'),
+  /** Where the events go: the SSOT api's base URL (`POST /api/events`). @default http://127.0.0.1:3000 */
+  INGEST_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:3000'),
+  /** One of the api's `INGEST_TOKENS`. Required. */
+  INGEST_TOKEN: z.string().min(1),
+  /** The job data field whose value is the SSOT `user_id` (a dotted path reaches into objects). @default user_id */
+  BULLMQ_USER_ID_FIELD: dataField.default(['user_id']),
+  /** The job data field whose value is the SSOT `agent`. @default agent */
+  BULLMQ_AGENT_FIELD: dataField.default(['agent']),
+  /**
+   * Where a queue with no saved read position starts: `earliest` posts everything BullMQ's event
+   * stream still holds (its history, up to `streams.events.maxLen` entries), `latest` only what
+   * comes after the bridge first sees the queue. @default earliest
+   */
+  BULLMQ_START: z.enum(['earliest', 'latest']).default('earliest'),
+  /** Stream entries read per queue at a time. @default 500 */
+  BULLMQ_READ_COUNT: positiveInt.max(10_000).default(500),
+  /** How long one read waits for new entries (XREAD BLOCK), ms. @default 1000 */
+  BULLMQ_BLOCK_MS: positiveInt.max(10_000).default(1000),
+  /**
+   * How often BullMQ's worker list and job counts are read, ms: `worker:heartbeat` (with a TTL of
+   * three periods), `worker:offline`, `queue:stats`, and the lag gauges. @default 5000
+   */
+  BULLMQ_POLL_MS: positiveInt.min(100).default(5000),
+  /** How often queues are looked for under the prefix when `BULLMQ_QUEUES` is empty, ms. @default 10000 */
+  BULLMQ_DISCOVERY_MS: positiveInt.min(100).default(10_000),
+  /**
+   * A queue is read by one bridge replica at a time, the holder of its lease; a replica that dies
+   * leaves its queues to the others after this long, ms. @default 10000
+   */
+  BULLMQ_LEASE_MS: positiveInt.min(1000).default(10_000),
+  /**
+   * What heartbeats report as a worker's `concurrency` (at least its active jobs): BullMQ does not
+   * publish a worker's concurrency anywhere the bridge could read it. @default 1
+   */
+  BULLMQ_WORKER_CONCURRENCY: positiveInt.default(1),
+  /** Events per `POST /api/events` request, 1 … 500. @default 500 */
+  INGEST_BATCH: positiveInt.max(500).default(500),
+});
+export type BridgeConfig = z.infer<typeof bridgeEnv>;
+
+export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env): Readonly<BridgeConfig> {
+  return loadEnv('bullmq-bridge', bridgeEnv, env);
+}

@@ -1,0 +1,71 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Redis } from '@agentos/runtime';
+import type { BridgeKeys } from './keys';
+import { decodeState, encodeState, type JobState } from './mapping';
+
+const SAVE_POSITION = readFileSync(join(__dirname, 'lua', 'savePosition-2.lua'), 'utf8');
+
+type PositionRedis = Redis & { savePosition(positions: string, states: string, ...args: string[]): Promise<number> };
+
+/**
+ * Where each queue's event stream has been read up to, and the job states that reading left, on
+ * the SSOT's Redis. Not on BullMQ's: they describe what the SSOT has accepted (they are saved only
+ * after the api's 202), so they live and go with the SSOT's namespace; the bridge writes nothing
+ * into BullMQ's keyspace, where any key under the prefix could be taken for a queue or a job; and
+ * two SSOTs fed from one BullMQ keep positions of their own.
+ */
+export class PositionStore {
+  private readonly redis: PositionRedis;
+
+  constructor(
+    redis: Redis,
+    private readonly keys: BridgeKeys,
+  ) {
+    this.redis = redis as PositionRedis;
+    if (typeof this.redis.savePosition !== 'function') redis.defineCommand('savePosition', { numberOfKeys: 2, lua: SAVE_POSITION });
+  }
+
+  /** The saved position of `queue`, or null before its first save. */
+  position(queue: string): Promise<string | null> {
+    return this.redis.hget(this.keys.positions, queue);
+  }
+
+  /** The saved states of `jobIds` (undefined: none saved). */
+  async states(queue: string, jobIds: readonly string[]): Promise<(JobState | undefined)[]> {
+    if (jobIds.length === 0) return [];
+    const values = await this.redis.hmget(this.keys.jobs(queue), ...jobIds);
+    return values.map((value) => decodeState(value));
+  }
+
+  /**
+   * Saves `position` with the states changed up to it (null: forgotten), atomically; false when
+   * the saved position is already at or past it (another replica read on: nothing written).
+   */
+  async save(queue: string, position: string, changes: ReadonlyMap<string, JobState | null>): Promise<boolean> {
+    const written: string[] = [];
+    const forgotten: string[] = [];
+    for (const [jobId, state] of changes) {
+      if (state === null) forgotten.push(jobId);
+      else written.push(jobId, encodeState(state));
+    }
+    const saved = await this.redis.savePosition(this.keys.positions, this.keys.jobs(queue), queue, position, String(written.length / 2), ...written, ...forgotten);
+    return saved === 1;
+  }
+
+  /** One step of a scan over the saved states of `queue`: the next cursor ('0' at the end) and the entries. */
+  async scan(queue: string, cursor: string, count: number): Promise<{ cursor: string; states: [jobId: string, state: JobState][] }> {
+    const [next, flat] = await this.redis.hscan(this.keys.jobs(queue), cursor, 'COUNT', count);
+    const states: [string, JobState][] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const state = decodeState(flat[i + 1]);
+      if (state) states.push([flat[i]!, state]);
+    }
+    return { cursor: next, states };
+  }
+
+  /** Forgets the states of jobs BullMQ no longer holds. */
+  async forget(queue: string, jobIds: readonly string[]): Promise<void> {
+    if (jobIds.length > 0) await this.redis.hdel(this.keys.jobs(queue), ...jobIds);
+  }
+}
