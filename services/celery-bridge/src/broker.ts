@@ -1,0 +1,139 @@
+import type { LoopWatch, Logger } from '@agentos/runtime';
+import Redis from 'ioredis';
+
+/**
+ * The subscription to Celery's event channels, `PSUBSCRIBE /{db}.celeryev/*`, on a connection of
+ * its own. Celery's events are PUBLISHed and kept nowhere: whatever is published while this
+ * connection is down is gone. So it reconnects at once (the first attempt without delay, then
+ * backing off to 1 s), ioredis subscribes again by itself, and the time spent disconnected is
+ * counted — the part of the stream this bridge cannot have seen.
+ */
+export class EventSubscription {
+  readonly pattern: string;
+  private readonly redis: Redis;
+  private probe: NodeJS.Timeout | undefined;
+  private subscribed = false;
+  /** When the current outage began (epoch ms), or null while subscribed. */
+  private downSince: number | null;
+  private downMs = 0;
+  private readonly coalesced = new WeakSet<object>();
+  private started = false;
+  private stopped = false;
+
+  constructor(
+    url: string,
+    db: number,
+    private readonly options: {
+      onMessage(message: string): void;
+      /** Told of each loss of the subscription. */
+      onDisconnect(): void;
+      /** Progresses on every PING the connection answers. */
+      watch: LoopWatch;
+      logger: Logger;
+      name: string;
+      /** `CELERY_READ_COALESCE_MS`: after each read, let the socket rest this long (0: read at once). */
+      coalesceMs: number;
+    },
+  ) {
+    this.pattern = `/${db}.celeryev/*`;
+    this.downSince = Date.now();
+    this.redis = new Redis(url, {
+      connectionName: options.name,
+      connectTimeout: 2000,
+      // At once, then 50, 100 … ms, never more than 1 s apart: every moment away is events lost.
+      retryStrategy: (times) => (times <= 1 ? 0 : Math.min(25 * 2 ** (times - 1), 1000)),
+      maxRetriesPerRequest: null,
+      enableOfflineQueue: true,
+      autoResubscribe: true,
+      // A connection that answers nothing (blackholed network) is dropped and dialled again; the
+      // PINGs below make sure something is always awaiting an answer.
+      commandTimeout: 1000,
+      socketTimeout: 3000,
+    });
+    this.redis.on('error', () => {});
+    this.redis.on('pmessage', (_pattern: string, _channel: string, message: string) => options.onMessage(message));
+    this.redis.on('ready', () => {
+      this.coalesceReads();
+      this.up();
+    });
+    this.redis.on('close', () => this.down());
+  }
+
+  /**
+   * Subscribes; resolves once the first subscription is in place (with the broker away, that is
+   * when it comes back: the connection keeps trying).
+   */
+  async start(): Promise<void> {
+    this.probe = setInterval(() => {
+      this.redis.ping().then(
+        () => this.options.watch.progress(),
+        () => {},
+      );
+    }, 1000);
+    this.probe.unref();
+    await this.redis.psubscribe(this.pattern);
+    this.started = true;
+    this.up();
+  }
+
+  get connected(): boolean {
+    return this.subscribed;
+  }
+
+  /** Time not subscribed since start, the current outage included. */
+  disconnectedMs(): number {
+    return this.downMs + (this.downSince === null ? 0 : Date.now() - this.downSince);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.probe);
+    this.options.watch.stop();
+    await this.redis.punsubscribe(this.pattern).catch(() => {});
+    this.redis.disconnect();
+  }
+
+  /**
+   * A worker publishes each event on its own (a prefork worker batches task events, `-P solo`
+   * does not), so at 1,000 events/s the socket would wake the process a thousand times a
+   * second, each wake-up costing about as much as handling the event. After each read the
+   * socket rests `coalesceMs` (the kernel keeps what arrives meanwhile, Redis's pub/sub buffer
+   * beyond it) and the next read takes everything at once. Each event waits that long at most.
+   */
+  private coalesceReads(): void {
+    const stream = (this.redis as unknown as { stream?: NodeJS.ReadableStream & { on(event: 'data', listener: () => void): void } }).stream;
+    if (this.options.coalesceMs <= 0 || !stream || this.coalesced.has(stream)) return;
+    this.coalesced.add(stream);
+    let resting = false;
+    stream.on('data', () => {
+      if (resting) return;
+      resting = true;
+      stream.pause();
+      setTimeout(() => {
+        resting = false;
+        stream.resume();
+      }, this.options.coalesceMs);
+    });
+  }
+
+  private up(): void {
+    // Before start() has subscribed, 'ready' means connected, not subscribed. After it, ioredis
+    // writes the PSUBSCRIBE again right behind 'ready': what is published from then on arrives.
+    if (this.subscribed || !this.started || this.redis.status !== 'ready') return;
+    this.subscribed = true;
+    if (this.downSince !== null) {
+      this.downMs += Date.now() - this.downSince;
+      this.downSince = null;
+    }
+  }
+
+  private down(): void {
+    if (!this.subscribed) return;
+    this.subscribed = false;
+    this.downSince = Date.now();
+    if (!this.stopped) {
+      this.options.onDisconnect();
+      this.options.logger.warn({ pattern: this.pattern }, 'lost the Celery event subscription: events published until it is back are missed');
+    }
+  }
+}
