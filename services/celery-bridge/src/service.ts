@@ -13,19 +13,18 @@ import type { Registry } from 'prom-client';
 import { EventSubscription } from './broker';
 import { createCommandHandler } from './commands';
 import { brokerDb, type BridgeConfig } from './config';
-import { CeleryControl, LamportClock, workerInfoFrom } from './control';
+import { CeleryControl, LamportClock } from './control';
 import { parseMessage } from './envelope';
-import { createHttpFetch } from './http-fetch';
 import { queueStatsEventId } from './event-ids';
+import { createHttpFetch } from './http-fetch';
 import { createBridgeMetrics, perLabel } from './metrics';
 import { readQueueDepths } from './queue-depth';
 import { type SsotEvent, Translator } from './translate';
+import { createWorkerInspector } from './worker-inspector';
 
 export const SERVICE_NAME = 'celery-bridge';
 /** The `source` of every event posted, and the command stream read (`ssot:commands:celery`). */
 export const SOURCE = 'celery';
-/** Longest wait before asking again a worker that did not answer `inspect`. */
-const INSPECT_RETRY_MS = 30_000;
 /** BLOCK of the command consumer's reads. */
 const COMMAND_BLOCK_MS = 1000;
 
@@ -34,10 +33,6 @@ export interface BridgeService {
   logger: Logger;
   keys: RedisKeys;
   server?: Server;
-  /** Subscribed to the broker's event channels right now. */
-  connected(): boolean;
-  /** Posts everything read so far and waits for the api's answers (tests, benchmarks). */
-  flush(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -74,7 +69,7 @@ export async function startBridgeService(config: Readonly<BridgeConfig>, options
       onClockSkipped: (ticks) => metrics.clockSkipped.inc(ticks),
       onHeartbeatsMissed: (count) => metrics.heartbeatsMissed.inc(count),
       onClockAhead: () => metrics.clockAhead.inc(),
-      onWorkerSeen: (hostname, fresh) => inspectWorker(hostname, fresh),
+      onWorkerSeen: (hostname, fresh) => inspectWorker?.(hostname, fresh),
     },
   });
   const metrics = createBridgeMetrics(registry, {
@@ -84,6 +79,9 @@ export async function startBridgeService(config: Readonly<BridgeConfig>, options
     tracked: () => translator.tracked,
   });
 
+  const inspectWorker = config.CELERY_INSPECT_WORKERS
+    ? createWorkerInspector({ control, translator, metrics, logger, timeoutMs: config.CELERY_CONTROL_TIMEOUT_MS })
+    : undefined;
   const countRead = perLabel(metrics.eventsRead, 'type');
   const countPosted = perLabel(metrics.posted, 'name');
 
@@ -121,47 +119,6 @@ export async function startBridgeService(config: Readonly<BridgeConfig>, options
       for (const out of translator.translate(event)) post(out);
     }
   };
-
-  // Workers' heartbeats carry neither their queues nor their pool size: ask each worker. A worker
-  // says worker-online before its control channel listens, so a first ask often goes unanswered:
-  // asked again on its heartbeats, 1 s later, then 2, 4 … up to 30 s apart.
-  const inspected = new Map<string, { nextAt: number; tries: number; answered: boolean; asking: boolean }>();
-  function inspectWorker(hostname: string, fresh: boolean): void {
-    if (!config.CELERY_INSPECT_WORKERS) return;
-    let entry = inspected.get(hostname);
-    if (!entry || fresh) {
-      if (entry?.asking) return;
-      entry = { nextAt: 0, tries: 0, answered: false, asking: false };
-      inspected.set(hostname, entry);
-    }
-    if (entry.asking || entry.answered || Date.now() < entry.nextAt) return;
-    const asked = entry;
-    asked.asking = true;
-    asked.tries += 1;
-    asked.nextAt = Date.now() + Math.min(INSPECT_RETRY_MS, 1000 * 2 ** (asked.tries - 1));
-    void Promise.all([
-      control.inspect('active_queues', [hostname], config.CELERY_CONTROL_TIMEOUT_MS),
-      control.inspect('stats', [hostname], config.CELERY_CONTROL_TIMEOUT_MS),
-    ]).then(
-      ([queues, stats]) => {
-        asked.asking = false;
-        const info = workerInfoFrom(queues[hostname], stats[hostname]);
-        if (info.queues === undefined && info.concurrency === undefined) {
-          metrics.inspections.inc({ outcome: 'silent' });
-          return;
-        }
-        asked.answered = true;
-        metrics.inspections.inc({ outcome: 'answered' });
-        translator.setWorkerInfo(hostname, info);
-        logger.info({ worker: hostname, ...info }, 'Celery worker inspected');
-      },
-      (error: Error) => {
-        asked.asking = false;
-        metrics.inspections.inc({ outcome: 'error' });
-        logger.warn({ worker: hostname, err: error.message }, 'Celery worker inspect failed');
-      },
-    );
-  }
 
   subscription = new EventSubscription(config.CELERY_BROKER_URL, db, {
     onMessage,
@@ -249,11 +206,6 @@ export async function startBridgeService(config: Readonly<BridgeConfig>, options
     logger,
     keys,
     server,
-    connected: () => subscription.connected,
-    async flush() {
-      for (const out of translator.drain()) post(out);
-      await publisher.flush();
-    },
     async stop() {
       clearInterval(queueTimer);
       clearInterval(expiry);
