@@ -22,6 +22,7 @@ export function createBridgeMetrics(registry: Registry) {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    rounds: new Counter({ name: 'ssot_bullmq_reads_total', help: 'Reads of the event streams (each carries every queue read here)', registers: [registry] }),
     ignored: new Counter({
       name: 'ssot_bullmq_entries_ignored_total',
       help: 'Stream entries that map to no SSOT event (drained, stalled, retries-exhausted, a repeated waiting, …)',

@@ -7,6 +7,7 @@ import { BullQueues } from './bull-queues';
 import { createCommandHandler } from './commands';
 import type { BridgeConfig } from './config';
 import { QueueSet, startDiscovery } from './discovery';
+import { createHttpFetch } from './http-fetch';
 import { bridgeKeys } from './keys';
 import { createBridgeMetrics } from './metrics';
 import { PositionStore } from './positions';
@@ -44,6 +45,7 @@ export async function startBridgeService(config: Readonly<BridgeConfig>, options
     baseUrl: config.INGEST_URL,
     token: config.INGEST_TOKEN,
     source: SOURCE,
+    fetch: createHttpFetch(),
     batchSize: config.INGEST_BATCH,
     // Each round flushes what it read at once; this only bounds what the poller posts.
     flushIntervalMs: 5,
@@ -68,6 +70,7 @@ export async function startBridgeService(config: Readonly<BridgeConfig>, options
     start: config.BULLMQ_START,
     readCount: config.BULLMQ_READ_COUNT,
     blockMs: config.BULLMQ_BLOCK_MS,
+    batchMs: config.BULLMQ_BATCH_MS,
     leaseMs: config.BULLMQ_LEASE_MS,
     inspectMs: config.BULLMQ_POLL_MS,
     watch: watchdog.watch('read', Math.max(ctx.watchdogTimeoutMs, 3 * config.BULLMQ_BLOCK_MS)),

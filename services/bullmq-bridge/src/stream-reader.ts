@@ -1,10 +1,12 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { EventPublisher } from '@agentos/client';
 import { IngestError } from '@agentos/client';
 import { Lease, type Logger, type LoopWatch, type Redis, TimeoutError, waitForRedis, withTimeout } from '@agentos/runtime';
 import type { QueueSet } from './discovery';
 import { compareEntryIds, entryTime, streamEventId } from './ids';
 import { type BridgeKeys, bullKeys } from './keys';
-import { type FactsNeeded, type JobFacts, type JobState, type MapOptions, mapEntry, type SsotJobEvent, type StreamEntry, factsNeeded } from './mapping';
+import { factsNeeded, type JobFacts, type JobState, type MapOptions, mapEntry, type SsotJobEvent, type StreamEntry } from './mapping';
 import type { BridgeMetrics } from './metrics';
 import type { PositionStore } from './positions';
 
@@ -29,6 +31,8 @@ export interface StreamReaderOptions {
   start: 'earliest' | 'latest';
   readCount: number;
   blockMs: number;
+  /** Least time between two reads while entries keep coming, ms (see `BULLMQ_BATCH_MS`). */
+  batchMs: number;
   leaseMs: number;
   /** How often lag and trimming are checked per queue, ms. */
   inspectMs: number;
@@ -42,12 +46,23 @@ export interface StreamReaderOptions {
 interface Reading {
   queue: string;
   lease: Lease;
-  /** The saved position: every entry up to it is in the SSOT. */
+  /** Every entry up to here is in the SSOT (the api accepted its events); reads go on from it. */
   cursor: string;
+  /** The position saved in Redis: at or before `cursor`. */
+  saved: string;
+  savedAt: number;
+  /** Job states changed by the entries between `saved` and `cursor` (null: forgotten). */
+  unsaved: Map<string, JobState | null>;
   /** What `max-deleted-entry-id` was when a gap was last counted, so one trim counts once. */
   gapAt: string;
   /** Where the scan that forgets jobs BullMQ dropped has got to. */
   sweepCursor: string;
+}
+
+/** One queue's part of a read: its entries, and its jobs' facts by BullMQ job id. */
+interface Read {
+  entries: StreamEntry[];
+  facts: Map<string, JobFacts | null>;
 }
 
 /** The api did not take a round's events (network, 5xx, 429 past the publisher's retries). */
@@ -56,9 +71,16 @@ class PostFailedError extends Error {
 }
 
 const SWEEP_EVERY_MS = 60_000;
+/**
+ * The position is saved at most this often (and whenever a queue goes quiet): a save per read
+ * would be a round trip per read. A crash posts up to this much again, which the api's dedupe
+ * makes harmless.
+ */
+const SAVE_EVERY_MS = 250;
+/** …or once this many job states wait to be saved. */
+const SAVE_AT_STATES = 5000;
 const SWEEP_COUNT = 500;
-const RUN_FIELDS = ['pb', 'processedOn', 'finishedOn'] as const;
-const ALL_FIELDS = ['name', 'data', 'atm', ...RUN_FIELDS] as const;
+const READ_ENTRIES = readFileSync(join(__dirname, 'lua', 'readEntries-1.lua'), 'utf8');
 
 /**
  * Carries each queue's BullMQ event stream into the SSOT. It reads `{prefix}:{queue}:events`
@@ -69,20 +91,25 @@ const ALL_FIELDS = ['name', 'data', 'atm', ...RUN_FIELDS] as const;
  *
  * One round: read the next entries of every queue this replica holds the lease of; map them
  * (mapping.ts) with the jobs' states and what their hashes say now; post the events; once the
- * api accepted all of them (202), save each queue's position with the states in one atomic step
- * (positions.ts). A crash anywhere before that save loses nothing: the next reader starts from
- * the saved position with the saved states, recomputes the same events with the same ids, and
- * the api keeps one copy of each. So a restart loses nothing BullMQ's stream still holds; what
+ * api accepted all of them (202), move on past them. Every SAVE_EVERY_MS (and when a queue goes
+ * quiet) each queue's position is saved with the states the entries up to it left, in one atomic
+ * step (positions.ts); only accepted entries are ever saved. A crash anywhere loses nothing: the
+ * next reader starts from the saved position with the saved states, recomputes the same events
+ * with the same ids, and the api keeps one copy of each. So a restart loses nothing BullMQ's stream still holds; what
  * BullMQ trimmed before the bridge read it is lost, and counted (`ssot_bullmq_stream_gaps_total`).
  */
 export function startStreamReader(options: StreamReaderOptions) {
   const { bull, blocking, redis, store, keys, prefix, queues, publisher, logger, metrics } = options;
   const reading = new Map<string, Reading>();
+  if (typeof (bull as Redis & { readEntries?: unknown }).readEntries !== 'function') bull.defineCommand('readEntries', { numberOfKeys: 1, lua: READ_ENTRIES });
   const cache = new StateCache(options.cacheSize ?? 200_000);
   const leaseEveryMs = Math.floor(options.leaseMs / 3);
   let lastLeaseRound = 0;
   let lastInspect = 0;
   let lastSweep = Date.now();
+  let lastReadAt = 0;
+  /** The last read returned a full batch for some queue: more is waiting, read again at once. */
+  let backlogged = false;
   let running = true;
   let wake: (() => void) | null = null;
 
@@ -99,7 +126,7 @@ export function startStreamReader(options: StreamReaderOptions) {
           drop(queue, 'its lease went to another replica');
         } else if (!held && mine) {
           const cursor = await startingPosition(queue);
-          reading.set(queue, { queue, lease, cursor, gapAt: '0-0', sweepCursor: '0' });
+          reading.set(queue, { queue, lease, cursor, saved: cursor, savedAt: Date.now(), unsaved: new Map(), gapAt: '0-0', sweepCursor: '0' });
           logger.info({ queue, from: cursor }, 'reading queue');
         }
       }),
@@ -164,40 +191,86 @@ export function startStreamReader(options: StreamReaderOptions) {
     });
   }
 
-  /** One XREAD over every queue read here; entries by queue. */
-  async function read(list: Reading[]): Promise<Map<Reading, StreamEntry[]>> {
+  /**
+   * The next entries of every queue read here, with their jobs' facts, in one round trip
+   * (readEntries-1.lua, pipelined over the queues). Queues with nothing new are left out.
+   */
+  async function readNow(list: Reading[]): Promise<Map<Reading, Read>> {
+    const pipeline = bull.pipeline() as ReturnType<Redis['pipeline']> & { readEntries(...args: (string | number)[]): unknown };
+    for (const r of list) pipeline.readEntries(bullKeys(prefix, r.queue).events, r.cursor, options.readCount, `${prefix}:${r.queue}:`);
+    const results = (await pipeline.exec()) ?? [];
+    const batch = new Map<Reading, Read>();
+    list.forEach((r, i) => {
+      const [error, reply] = results[i] ?? [new Error('no reply')];
+      if (error) throw error;
+      const rows = reply as [string, string[], (string | null)[]][];
+      if (rows.length === 0) return;
+      const entries: StreamEntry[] = [];
+      const facts = new Map<string, JobFacts | null>();
+      for (const [id, flat, hash] of rows) {
+        const fields: Record<string, string> = {};
+        for (let f = 0; f + 1 < flat.length; f += 2) fields[flat[f]!] = flat[f + 1]!;
+        entries.push({ id, fields });
+        const jobId = fields.jobId;
+        if (jobId === undefined || hash.length === 0) continue;
+        // Read in one step, every entry's copy of a job's hash is the same; `added`'s has `data`.
+        const [name, atm, pb, processedOn, finishedOn, data] = hash;
+        if (name == null) {
+          if (!facts.has(jobId)) facts.set(jobId, null);
+          continue;
+        }
+        facts.set(jobId, {
+          ...facts.get(jobId),
+          name,
+          ...(data == null ? {} : { data }),
+          ...numberField('attemptsMade', atm),
+          ...(pb == null ? {} : { processedBy: pb }),
+          ...numberField('processedOn', processedOn),
+          ...numberField('finishedOn', finishedOn),
+        });
+      }
+      batch.set(r, { entries, facts });
+    });
+    return batch;
+  }
+
+  /**
+   * Waits for the next entry of any queue read here (or BLOCK): XREAD COUNT 1 on a connection of
+   * its own, whose answer only says that there is something to read now.
+   */
+  async function waitForEntries(list: Reading[]): Promise<void> {
     if (blocking.status !== 'ready') await waitForRedis(blocking, options.blockMs + 5000);
     const streams = list.map((r) => bullKeys(prefix, r.queue).events);
-    const reply = (await withTimeout(
-      blocking.xread('COUNT', options.readCount, 'BLOCK', options.blockMs, 'STREAMS', ...streams, ...list.map((r) => r.cursor)),
+    await withTimeout(
+      blocking.xread('COUNT', 1, 'BLOCK', options.blockMs, 'STREAMS', ...streams, ...list.map((r) => r.cursor)),
       options.blockMs + 5000,
       'XREAD',
     ).catch((error: unknown) => {
       // A read unanswered far past its BLOCK: the connection is dead without knowing it.
       if (error instanceof TimeoutError) blocking.disconnect(true);
       throw error;
-    })) as [string, [string, string[]][]][] | null;
-    const byQueue = new Map<Reading, StreamEntry[]>();
-    for (const [stream, entries] of reply ?? []) {
-      const r = list[streams.indexOf(stream)];
-      if (!r) continue;
-      byQueue.set(
-        r,
-        entries.map(([id, flat]) => {
-          const fields: Record<string, string> = {};
-          for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
-          return { id, fields };
-        }),
-      );
-    }
-    return byQueue;
+    });
   }
 
-  /** The states of the jobs the entries are about that are not in memory, from Redis. */
-  async function loadStates(batch: Map<Reading, StreamEntry[]>): Promise<void> {
+  /**
+   * The states of the jobs the entries are about that are not in memory, from Redis. A job whose
+   * first entry is `added` under a numeric id needs none: BullMQ's own ids come from a counter and
+   * never repeat (custom ids cannot be integers), so it has no past. That is most jobs, and it
+   * saves a round trip per read.
+   */
+  async function loadStates(batch: Map<Reading, Read>): Promise<void> {
     await Promise.all(
-      [...batch].map(async ([r, entries]) => {
-        const missing = [...new Set(entries.map((e) => e.fields.jobId).filter((id): id is string => id !== undefined && !cache.has(r.queue, id)))];
+      [...batch].map(async ([r, { entries }]) => {
+        const fresh = new Set<string>();
+        const seen = new Set<string>();
+        for (const { fields } of entries) {
+          const id = fields.jobId;
+          if (id === undefined || seen.has(id)) continue;
+          seen.add(id);
+          if (fields.event === 'added' && /^\d+$/.test(id)) fresh.add(id);
+        }
+        for (const id of fresh) if (!r.unsaved.has(id) && !cache.has(r.queue, id)) cache.set(r.queue, id, null);
+        const missing = [...seen].filter((id) => !r.unsaved.has(id) && !cache.has(r.queue, id));
         const states = await store.states(r.queue, missing);
         missing.forEach((id, i) => cache.set(r.queue, id, states[i] ?? null));
       }),
@@ -205,51 +278,31 @@ export function startStreamReader(options: StreamReaderOptions) {
   }
 
   /**
-   * What each job's hash says now, for the entries that need it: one HMGET per job, pipelined.
-   * A job's first entry in the batch decides how much: later entries find it known.
+   * The data of jobs first seen in the middle of their life (their `added` entry trimmed, or read
+   * by another bridge before the states were saved): the read brings `data` with `added` only,
+   * and their user and agent are in it. Rare: one more round trip when it happens.
    */
-  async function loadFacts(batch: Map<Reading, StreamEntry[]>): Promise<Map<string, JobFacts | null>> {
-    const wanted = new Map<string, { key: string; need: Exclude<FactsNeeded, 'none'> }>();
-    for (const [r, entries] of batch) {
+  async function loadMissingData(batch: Map<Reading, Read>): Promise<void> {
+    const wanted: { r: Reading; jobId: string }[] = [];
+    for (const [r, { entries, facts }] of batch) {
       const known = new Set<string>();
       for (const entry of entries) {
         const jobId = entry.fields.jobId;
-        if (jobId === undefined) continue;
-        const need = factsNeeded(entry, known.has(jobId) || cache.get(r.queue, jobId) != null);
-        const id = `${r.queue}\u0000${jobId}`;
-        if (need !== 'none' && wanted.get(id)?.need !== 'all') wanted.set(id, { key: bullKeys(prefix, r.queue).job(jobId), need });
-        if (entry.fields.event === 'removed') known.delete(jobId);
-        else known.add(jobId);
+        if (jobId === undefined || known.has(jobId)) continue;
+        known.add(jobId);
+        const hash = facts.get(jobId);
+        if (hash && hash.data === undefined && factsNeeded(entry, stateOf(r, jobId) != null) === 'all') wanted.push({ r, jobId });
       }
     }
-    const facts = new Map<string, JobFacts | null>();
-    if (wanted.size === 0) return facts;
+    if (wanted.length === 0) return;
     const pipeline = bull.pipeline();
-    const order = [...wanted];
-    for (const [, { key, need }] of order) pipeline.hmget(key, ...(need === 'all' ? ALL_FIELDS : RUN_FIELDS));
+    for (const { r, jobId } of wanted) pipeline.hget(bullKeys(prefix, r.queue).job(jobId), 'data');
     const results = (await pipeline.exec()) ?? [];
-    order.forEach(([id, { need }], i) => {
-      const [error, values] = results[i] ?? [new Error('no reply')];
-      if (error) throw error;
-      const v = values as (string | null)[];
-      const fields = need === 'all' ? ALL_FIELDS : RUN_FIELDS;
-      const get = (name: (typeof ALL_FIELDS)[number]) => v[fields.indexOf(name as never)] ?? undefined;
-      // Every job hash has `name` … but the run fields may all be unset; HMGET cannot tell
-      // "no such key" apart, so an 'all' read without a name means the job is gone.
-      if (need === 'all' && get('name') === undefined && get('data') === undefined) {
-        facts.set(id, null);
-        return;
-      }
-      facts.set(id, {
-        ...(get('name') === undefined ? {} : { name: get('name') }),
-        ...(get('data') === undefined ? {} : { data: get('data') }),
-        ...numberField('attemptsMade', get('atm')),
-        ...(get('pb') === undefined ? {} : { processedBy: get('pb') }),
-        ...numberField('processedOn', get('processedOn')),
-        ...numberField('finishedOn', get('finishedOn')),
-      });
+    wanted.forEach(({ r, jobId }, i) => {
+      const data = results[i]?.[1];
+      const hash = batch.get(r)!.facts.get(jobId);
+      if (hash && typeof data === 'string') hash.data = data;
     });
-    return facts;
   }
 
   async function round(): Promise<void> {
@@ -262,24 +315,37 @@ export function startStreamReader(options: StreamReaderOptions) {
       options.watch.progress();
       return;
     }
-    const batch = await read(list);
+    // While entries keep coming, one read every batchMs takes them all at once: one round trip
+    // to BullMQ and one request to the api per batch instead of per entry. After a quiet spell
+    // (the wait below blocked a while) the first entry goes at once.
+    const since = Date.now() - lastReadAt;
+    if (!backlogged && since < options.batchMs) await idle(options.batchMs - since);
+    lastReadAt = Date.now();
+    const batch = await readNow(list);
+    metrics.rounds.inc();
     // Alive is "reads BullMQ": an api that is away is not cured by restarting the bridge.
     options.watch.progress();
-    if (batch.size === 0) return;
+    if (batch.size === 0) {
+      backlogged = false;
+      await saveDue(list, batch);
+      await waitForEntries(list);
+      return;
+    }
+    backlogged = [...batch.values()].some(({ entries }) => entries.length >= options.readCount);
     await loadStates(batch);
-    const facts = await loadFacts(batch);
+    await loadMissingData(batch);
 
     // Map in stream order per queue; states change in a scratch copy until the save.
     const events: { event: SsotJobEvent; id: string; at: number }[] = [];
     const changes = new Map<Reading, Map<string, JobState | null>>();
     let ignored = 0;
-    for (const [r, entries] of batch) {
+    for (const [r, { entries, facts }] of batch) {
       const scratch = new Map<string, JobState | null>();
       const mapOptions: MapOptions = { queue: r.queue, userIdField: options.userIdField, agentField: options.agentField };
       for (const entry of entries) {
         const jobId = entry.fields.jobId;
-        const before = jobId === undefined ? undefined : scratch.has(jobId) ? scratch.get(jobId) : cache.get(r.queue, jobId);
-        const mapped = mapEntry(entry, before ?? undefined, jobId === undefined ? null : (facts.get(`${r.queue}\u0000${jobId}`) ?? null), mapOptions);
+        const before = jobId === undefined ? undefined : scratch.has(jobId) ? scratch.get(jobId) : stateOf(r, jobId);
+        const mapped = mapEntry(entry, before ?? undefined, jobId === undefined ? null : (facts.get(jobId) ?? null), mapOptions);
         if (jobId !== undefined && mapped.state !== undefined) scratch.set(jobId, mapped.state);
         if (mapped.event) events.push({ event: mapped.event, id: streamEventId(r.queue, entry.id), at: entryTime(entry.id) });
         else if (mapped.dropped) metrics.dropped.inc({ reason: mapped.dropped });
@@ -292,18 +358,37 @@ export function startStreamReader(options: StreamReaderOptions) {
 
     await post(events);
 
-    await Promise.all(
-      [...batch].map(async ([r, entries]) => {
-        const last = entries[entries.length - 1]!.id;
-        const scratch = changes.get(r)!;
-        if (!(await store.save(r.queue, last, scratch))) {
-          drop(r.queue, 'another replica saved a position past this one');
-          return;
-        }
-        r.cursor = last;
-        for (const [jobId, state] of scratch) cache.set(r.queue, jobId, state);
-      }),
-    );
+    // The api has them: the cursors move on, the states join what waits to be saved.
+    for (const [r, { entries }] of batch) {
+      r.cursor = entries[entries.length - 1]!.id;
+      for (const [jobId, state] of changes.get(r)!) r.unsaved.set(jobId, state);
+    }
+    await saveDue(list, batch);
+  }
+
+  /** Saves the queues whose save is due: quiet ones (nothing read this time) at once, others every SAVE_EVERY_MS. */
+  async function saveDue(list: Reading[], batch: Map<Reading, Read>): Promise<void> {
+    const due = (r: Reading) => r.saved !== r.cursor && (!batch.has(r) || Date.now() - r.savedAt >= SAVE_EVERY_MS || r.unsaved.size >= SAVE_AT_STATES);
+    await Promise.all(list.filter(due).map(save));
+  }
+
+  /** The state the job is in after the entries accepted so far; undefined: not in memory. */
+  function stateOf(r: Reading, jobId: string): JobState | null | undefined {
+    return r.unsaved.has(jobId) ? r.unsaved.get(jobId) : cache.get(r.queue, jobId);
+  }
+
+  /** Saves the queue's cursor with the states that wait (fenced: false when another replica saved further). */
+  async function save(r: Reading): Promise<void> {
+    const position = r.cursor;
+    const states = r.unsaved;
+    r.unsaved = new Map();
+    if (!(await store.save(r.queue, position, states))) {
+      drop(r.queue, 'another replica saved a position past this one');
+      return;
+    }
+    r.saved = position;
+    r.savedAt = Date.now();
+    for (const [jobId, state] of states) cache.set(r.queue, jobId, state);
   }
 
   /** Posts the round's events and waits for the api's answer to each; throws unless all were taken or refused for good. */
@@ -400,6 +485,7 @@ export function startStreamReader(options: StreamReaderOptions) {
       wake?.();
       await withTimeout(loop, options.blockMs + 10_000, 'stream reader stop').catch(() => {});
       options.watch.stop();
+      await Promise.all([...reading.values()].filter((r) => r.saved !== r.cursor).map((r) => save(r).catch(() => {})));
       await Promise.all([...reading.values()].map((r) => r.lease.release().catch(() => {})));
       reading.clear();
     },
@@ -412,8 +498,8 @@ export function startStreamReader(options: StreamReaderOptions) {
   };
 }
 
-function numberField<K extends string>(name: K, text: string | undefined): { [P in K]?: number } {
-  const value = text === undefined ? NaN : Number(text);
+function numberField<K extends string>(name: K, text: string | null | undefined): { [P in K]?: number } {
+  const value = text == null ? NaN : Number(text);
   return (Number.isFinite(value) ? { [name]: value } : {}) as { [P in K]?: number };
 }
 

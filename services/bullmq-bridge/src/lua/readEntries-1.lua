@@ -1,0 +1,44 @@
+--[[
+  Reads the entries of a BullMQ event stream after a position together with what the bridge
+  needs of each entry's job, in one round trip (the bridge's CPU goes mostly on round trips).
+  The job hashes are read in the same step as the entries, so they describe the jobs as of the
+  last entry read.
+
+  Input:
+    KEYS[1] the queue's event stream, `{prefix}:{queue}:events`
+
+    ARGV[1] read after this entry id (exclusive); `0` for the start
+    ARGV[2] most entries
+    ARGV[3] the queue's key prefix, `{prefix}:{queue}:` (a job's hash is that and its id)
+
+  Output:
+    one element per entry: { id, { field, value, … }, facts }
+    facts: for an entry about a job, its hash's { name, atm, pb, processedOn, finishedOn, data }
+      (nil where unset; `data` only for `added`, the entry that needs it); an empty table for
+      entries about no job
+]]
+local JOB_EVENTS = {
+  added = true, waiting = true, delayed = true, ['waiting-children'] = true, active = true,
+  progress = true, completed = true, failed = true, removed = true,
+}
+local start = ARGV[1] == '0' and '-' or '(' .. ARGV[1]
+local entries = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', tonumber(ARGV[2]))
+local out = {}
+for i, entry in ipairs(entries) do
+  local fields = entry[2]
+  local event, jobId
+  for f = 1, #fields, 2 do
+    if fields[f] == 'event' then event = fields[f + 1] elseif fields[f] == 'jobId' then jobId = fields[f + 1] end
+  end
+  local facts = {}
+  if jobId and JOB_EVENTS[event] and event ~= 'removed' then
+    local key = ARGV[3] .. jobId
+    if event == 'added' then
+      facts = redis.call('HMGET', key, 'name', 'atm', 'pb', 'processedOn', 'finishedOn', 'data')
+    else
+      facts = redis.call('HMGET', key, 'name', 'atm', 'pb', 'processedOn', 'finishedOn')
+    end
+  end
+  out[i] = { entry[1], fields, facts }
+end
+return out
