@@ -16,7 +16,6 @@ export class EventSubscription {
   /** When the current outage began (epoch ms), or null while subscribed. */
   private downSince: number | null;
   private downMs = 0;
-  private readonly coalesced = new WeakSet<object>();
   private started = false;
   private stopped = false;
 
@@ -31,8 +30,6 @@ export class EventSubscription {
       watch: LoopWatch;
       logger: Logger;
       name: string;
-      /** `CELERY_READ_COALESCE_MS`: after each read, let the socket rest this long (0: read at once). */
-      coalesceMs: number;
     },
   ) {
     this.pattern = `/${db}.celeryev/*`;
@@ -52,10 +49,7 @@ export class EventSubscription {
     });
     this.redis.on('error', () => {});
     this.redis.on('pmessage', (_pattern: string, _channel: string, message: string) => options.onMessage(message));
-    this.redis.on('ready', () => {
-      this.coalesceReads();
-      this.up();
-    });
+    this.redis.on('ready', () => this.up());
     this.redis.on('close', () => this.down());
   }
 
@@ -91,29 +85,6 @@ export class EventSubscription {
     this.options.watch.stop();
     await this.redis.punsubscribe(this.pattern).catch(() => {});
     this.redis.disconnect();
-  }
-
-  /**
-   * A worker publishes each event on its own (a prefork worker batches task events, `-P solo`
-   * does not), so at 1,000 events/s the socket would wake the process a thousand times a
-   * second, each wake-up costing about as much as handling the event. After each read the
-   * socket rests `coalesceMs` (the kernel keeps what arrives meanwhile, Redis's pub/sub buffer
-   * beyond it) and the next read takes everything at once. Each event waits that long at most.
-   */
-  private coalesceReads(): void {
-    const stream = (this.redis as unknown as { stream?: NodeJS.ReadableStream & { on(event: 'data', listener: () => void): void } }).stream;
-    if (this.options.coalesceMs <= 0 || !stream || this.coalesced.has(stream)) return;
-    this.coalesced.add(stream);
-    let resting = false;
-    stream.on('data', () => {
-      if (resting) return;
-      resting = true;
-      stream.pause();
-      setTimeout(() => {
-        resting = false;
-        stream.resume();
-      }, this.options.coalesceMs);
-    });
   }
 
   private up(): void {

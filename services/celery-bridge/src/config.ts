@@ -67,14 +67,6 @@ export const bridgeEnv = z.object({
    * known to consume one queue. @default 500
    */
   CELERY_SENT_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(500),
-  /**
-   * After each read of the event subscription, how long the socket rests before the next: events
-   * that arrive meanwhile are read together. A `-P solo` worker publishes each event on its own,
-   * and at 1,000 events/s waking once per event cost the bridge half again as much CPU as
-   * reading them 10 ms at a time (bench/bridge-celery.mjs). Each event waits this long at most;
-   * 0 reads at once. @default 10
-   */
-  CELERY_READ_COALESCE_MS: z.coerce.number().int().min(0).max(1000).default(10),
   /** Characters of a failed task's traceback kept in the job's `error` (its end: where it was raised). @default 2000 */
   CELERY_TRACEBACK_CHARS: z.coerce.number().int().min(0).max(8000).default(2000),
   /**

@@ -38,7 +38,7 @@ export function createBridgeMetrics(registry: Registry, state: { connected(): bo
     lag: new Histogram({
       name: 'celery_bridge_lag_seconds',
       help: "From the Celery event's timestamp to the api accepting the SSOT event made of it",
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      buckets: [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
     connected: new Gauge({

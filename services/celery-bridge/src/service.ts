@@ -126,7 +126,6 @@ export async function startBridgeService(config: Readonly<BridgeConfig>, options
     watch: ctx.watchdog.watch('broker:subscription', ctx.watchdogTimeoutMs),
     logger,
     name: `${SERVICE_NAME}:events`,
-    coalesceMs: config.CELERY_READ_COALESCE_MS,
   });
 
   // Held tasks (waiting for their task-sent) are released on time even when nothing else arrives.

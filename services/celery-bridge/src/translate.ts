@@ -94,6 +94,13 @@ interface TaskRecord {
   attempt?: number;
   /** Highest run announced by a `task-sent`. */
   sent?: number;
+  /**
+   * Highest run a `job:created` was made for. A run is announced up to three times (the client's
+   * task-sent, the worker's task-received, and task-retried for the next run), saying the same
+   * thing: the first one makes the job pending in that run, the others would only be a quarter
+   * more events for the api and the SSOT to carry.
+   */
+  created?: number;
   /** The run that started last and has not ended: the one a finish or a retry is about. */
   running?: number;
   startedAt?: number;
@@ -122,6 +129,7 @@ interface WorkerRecord {
 export class Translator {
   private readonly tasks = new Map<string, TaskRecord>();
   private readonly workers = new Map<string, WorkerRecord>();
+  private readonly agents = new Map<string, string | undefined>();
   /** Last clock per sender (`hostname` + `pid`). */
   private readonly clocks = new Map<string, number>();
   private readonly now: () => number;
@@ -221,14 +229,14 @@ export class Translator {
         const attempt = (event.retries ?? 0) + 1;
         record.sent = Math.max(record.sent ?? 0, attempt);
         if (queue && !record.queue) record.queue = queue;
-        return { name: 'job:created', id, at, attempt };
+        return this.createdOnce(record, { name: 'job:created', id, at, attempt });
       }
       case 'task-received': {
         record.name = event.name;
         record.worker = event.hostname;
         const attempt = (event.retries ?? 0) + 1;
         record.attempt = Math.max(record.attempt ?? 0, attempt);
-        return { name: 'job:created', id, at, attempt, worker: event.hostname };
+        return this.createdOnce(record, { name: 'job:created', id, at, attempt, worker: event.hostname });
       }
       case 'task-started': {
         if (isNew) this.options.observer?.onJoinedLate?.();
@@ -261,7 +269,7 @@ export class Translator {
         const ran = record.running ?? record.attempt;
         this.ended(record);
         if (ran === undefined) return null;
-        return { name: 'job:created', id, at, attempt: ran + 1 };
+        return this.createdOnce(record, { name: 'job:created', id, at, attempt: ran + 1 });
       }
       case 'task-revoked': {
         if (isNew) this.options.observer?.onJoinedLate?.();
@@ -272,6 +280,13 @@ export class Translator {
         return facts;
       }
     }
+  }
+
+  /** The facts of a run's creation, unless that run (or a later one) was announced already. */
+  private createdOnce(record: TaskRecord, facts: TaskFacts & { attempt: number }): TaskFacts | null {
+    if (record.created !== undefined && facts.attempt <= record.created) return null;
+    record.created = facts.attempt;
+    return facts;
   }
 
   private ended(record: TaskRecord): void {
@@ -307,7 +322,7 @@ export class Translator {
 
   private jobEvent(uuid: string, record: TaskRecord, queue: string, facts: TaskFacts): SsotEvent {
     const type = record.name ?? UNKNOWN_TASK_TYPE;
-    const agent = record.name === undefined ? undefined : agentFor(this.options.agentMap, record.name);
+    const agent = record.name === undefined ? undefined : this.agentOf(record.name);
     const payload: JobPayload & { reason?: string } = { job_id: uuid, queue, type };
     if (agent !== undefined) payload.agent = agent;
     if (facts.worker !== undefined) payload.worker_id = facts.worker;
@@ -316,6 +331,14 @@ export class Translator {
     if (facts.error !== undefined) payload.error = facts.error;
     if (facts.reason !== undefined) payload.reason = facts.reason;
     return { id: facts.id, name: facts.name, payload, occurredAt: new Date(facts.at).toISOString(), at: facts.at } as SsotEvent;
+  }
+
+  /** The agent of a task name, looked up once per name (a cluster has a few dozen). */
+  private agentOf(name: string): string | undefined {
+    if (this.agents.has(name)) return this.agents.get(name);
+    const agent = agentFor(this.options.agentMap, name);
+    if (this.agents.size < 10_000) this.agents.set(name, agent);
+    return agent;
   }
 
   /** The exception (Python repr), then the end of the traceback, where it was raised. */
