@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { COMMAND_EXPIRES_S, controlEnvelope, parseReply, revokeBody, workerInfoFrom } from '../src/control';
+import { createCommandHandler, RETRY_REFUSAL } from '../src/commands';
+import { type CeleryControl, COMMAND_EXPIRES_S, controlEnvelope, parseReply, revokeBody, workerInfoFrom } from '../src/control';
 import { priorityLists } from '../src/queue-depth';
 
 /** What Celery published for `app.control.revoke(id, terminate=True)`, captured with MONITOR. */
@@ -40,5 +41,36 @@ describe("Celery's remote control, spoken from Node", () => {
 
   it("names a queue's four priority lists as kombu does", () => {
     expect(priorityLists('celery')).toEqual(['celery', 'celery\x06\x163', 'celery\x06\x166', 'celery\x06\x169']);
+  });
+});
+
+describe('commands on a Celery cluster', () => {
+  const command = { command_id: '7d0c3a52-3c1e-4a8e-9f57-3b1c1c1f2a10', job_id: 'task-1', requested_by: 'admin-1', requested_at: '2026-12-03T10:00:00.000Z' };
+  function control(reached: number) {
+    const revoked: { taskId: string; terminate: boolean }[] = [];
+    const stub = {
+      revoke: async (taskId: string, options: { terminate: boolean }) => {
+        revoked.push({ taskId, terminate: options.terminate });
+        return reached;
+      },
+    } as unknown as CeleryControl;
+    return { stub, revoked };
+  }
+
+  it('cancels by revoking with terminate, and succeeds when a worker heard it', async () => {
+    const { stub, revoked } = control(2);
+    expect(await createCommandHandler(stub)({ ...command, action: 'cancel' })).toEqual({ ok: true });
+    expect(revoked).toEqual([{ taskId: 'task-1', terminate: true }]);
+  });
+
+  it('fails a cancel that reached no worker', async () => {
+    const { stub } = control(0);
+    expect(await createCommandHandler(stub)({ ...command, action: 'cancel' })).toEqual({ ok: false, error: 'no Celery worker is listening on the control channel: the revoke reached nobody' });
+  });
+
+  it('refuses a retry without touching Celery', async () => {
+    const { stub, revoked } = control(1);
+    expect(await createCommandHandler(stub)({ ...command, action: 'retry' })).toEqual({ ok: false, error: RETRY_REFUSAL });
+    expect(revoked).toEqual([]);
   });
 });
