@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AUTH_DEFAULTS } from './auth';
 import { ConfigError } from './errors';
 import { EVENT_STREAM_MAXLEN } from './events';
+import { isRedisUrl } from './redis';
 
 /**
  * Environment loading (CONTRACT §2). Each service declares one zod object of the variables it
@@ -14,7 +15,11 @@ const positiveInt = z.coerce.number().int().positive();
 
 export const redisEnv = {
   /** @default redis://127.0.0.1:6379 */
-  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  /**
+   * One server (`redis://`, `rediss://`) or a Sentinel deployment
+   * (`redis+sentinel://host:26379,host:26379/master`; runtime/redis.ts). @default redis://127.0.0.1:6379
+   */
+  REDIS_URL: z.string().refine(isRedisUrl, 'must be a redis://, rediss:// or redis+sentinel://host:port[,host:port…]/master URL').default('redis://127.0.0.1:6379'),
   /** Prefix of every key and channel. @default '' */
   SSOT_NAMESPACE: z
     .string()

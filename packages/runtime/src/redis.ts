@@ -36,6 +36,45 @@ function reconnectOnReadonly(error: Error): 2 | false {
   return error.message.startsWith('READONLY') ? 2 : false;
 }
 
+/**
+ * `REDIS_URL` as connection options. Besides `redis://` and `rediss://` (one server), a Sentinel
+ * deployment is named `redis+sentinel://[user:password@]host:port[,host:port…]/master[/db]`
+ * (`rediss+sentinel://` for TLS to the data nodes): ioredis asks the sentinels for the current
+ * primary at every (re)connect, so after a failover the READONLY reconnect below lands on the new
+ * one. The password is the data nodes'; `SENTINEL_PASSWORD`-style auth to the sentinels themselves
+ * is `sentinelPassword` in the query (`?sentinelPassword=…`).
+ */
+export function redisConnectionOptions(url: string): { url?: string; options: RedisOptions } {
+  const sentinel = /^(rediss?)\+sentinel:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?]+)\/([^/?]+)(?:\/(\d+))?(?:\?(.*))?$/.exec(url);
+  if (!sentinel) return { url, options: {} };
+  const [, scheme, username, password, hosts, name, db, query] = sentinel;
+  const params = new URLSearchParams(query ?? '');
+  return {
+    options: {
+      sentinels: hosts!.split(',').map((hostPort) => {
+        const at = hostPort.lastIndexOf(':');
+        return at > 0 ? { host: hostPort.slice(0, at), port: Number(hostPort.slice(at + 1)) } : { host: hostPort, port: 26379 };
+      }),
+      name: decodeURIComponent(name!),
+      ...(username ? { username: decodeURIComponent(username) } : {}),
+      ...(password ? { password: decodeURIComponent(password) } : {}),
+      ...(db ? { db: Number(db) } : {}),
+      ...(params.get('sentinelPassword') ? { sentinelPassword: params.get('sentinelPassword')! } : {}),
+      ...(scheme === 'rediss' ? { tls: {} } : {}),
+    },
+  };
+}
+
+/** Whether `url` is a `REDIS_URL` this module connects to (see `redisConnectionOptions`). */
+export function isRedisUrl(url: string): boolean {
+  if (/^rediss?\+sentinel:\/\//.test(url)) return redisConnectionOptions(url).url === undefined;
+  try {
+    return /^rediss?:$/.test(new URL(url).protocol);
+  } catch {
+    return false;
+  }
+}
+
 export function createRedis(url: string, options: RedisConnectionOptions): Redis {
   const commandTimeout = options.commandTimeoutMs ?? 1000;
   const base: RedisOptions = {
@@ -63,7 +102,9 @@ export function createRedis(url: string, options: RedisConnectionOptions): Redis
     // consumer bounds each read itself.
     blocking: { maxRetriesPerRequest: 1, enableOfflineQueue: false },
   };
-  const client = new Redis(url, { ...base, ...byRole[options.role] });
+  const target = redisConnectionOptions(url);
+  const settings = { ...target.options, ...base, ...byRole[options.role] };
+  const client = target.url ? new Redis(target.url, settings) : new Redis(settings);
   // An 'error' event without a listener would crash the process; the connection retries itself.
   client.on('error', () => {});
   return client;
