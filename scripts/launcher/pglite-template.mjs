@@ -1,6 +1,14 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+
+/**
+ * The extensions the migrations create (`CREATE EXTENSION`): PGlite ships each as a bundle of
+ * its own, loaded when the database opens. pg_trgm: the job search's text index (migration
+ * 20261203100000_job_search).
+ */
+export const PGLITE_EXTENSIONS = Object.freeze({ pg_trgm });
 
 /**
  * initdb takes seconds, most of a first start, and its result is the same every time for one
@@ -15,9 +23,10 @@ export function templateFile(root) {
 
 /** Opens PGlite in `dir`: as it is, from the template when new, or fresh (keeping a template). */
 export async function openPglite(dir, file) {
-  if (existsSync(join(dir, 'PG_VERSION'))) return PGlite.create(dir);
-  if (existsSync(file)) return PGlite.create(dir, { loadDataDir: new Blob([readFileSync(file)]) });
-  const fresh = await PGlite.create(dir);
+  const extensions = PGLITE_EXTENSIONS;
+  if (existsSync(join(dir, 'PG_VERSION'))) return PGlite.create(dir, { extensions });
+  if (existsSync(file)) return PGlite.create(dir, { loadDataDir: new Blob([readFileSync(file)]), extensions });
+  const fresh = await PGlite.create(dir, { extensions });
   await saveTemplate(fresh, file).catch(() => {
     // Only a cache: without it the next new data directory runs initdb again.
   });

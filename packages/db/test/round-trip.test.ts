@@ -294,7 +294,7 @@ describe('Prisma client round trip', () => {
       requestedAt: at('2026-11-30T10:00:02.000Z'),
     };
     const created = await prisma.command.create({ data });
-    expect(created).toEqual({ ...data, status: CommandStatus.requested, error: null, completedAt: null });
+    expect(created).toEqual({ ...data, status: CommandStatus.requested, error: null, completedAt: null, bulkId: null });
     const done = await prisma.command.update({ where: { id: data.id }, data: { status: CommandStatus.failed, error: 'task already finished', completedAt: at('2026-11-30T10:00:02.300Z') } });
     expect(done).toEqual({ ...created, status: CommandStatus.failed, error: 'task already finished', completedAt: at('2026-11-30T10:00:02.300Z') });
     expect(await prisma.command.findMany({ where: { jobId: 'celery-task-7' } })).toEqual([done]);

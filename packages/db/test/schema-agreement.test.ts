@@ -13,7 +13,14 @@ import { SCHEMA_TABLES } from './support/tables';
 /** Objects only the SQL has, because Prisma cannot express them. Each is explained in the migration. */
 const SQL_ONLY = {
   tables: ['_prisma_migrations'],
-  indexes: ['jobs_active_queue_idx', 'jobs_pending_created_at_idx', 'alert_outbox_due_idx'],
+  indexes: [
+    'jobs_active_queue_idx',
+    'jobs_pending_created_at_idx',
+    'alert_outbox_due_idx',
+    'jobs_status_agent_created_at_idx',
+    'jobs_status_worker_id_created_at_idx',
+    'bulk_commands_running_idx',
+  ],
 };
 
 const SCHEMA_PATH = join(__dirname, '..', 'prisma', 'schema.prisma');

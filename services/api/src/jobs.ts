@@ -5,7 +5,9 @@ import {
   type CommandAction,
   commandRefusal,
   type JobDetail,
+  type JobSearchPage,
   type JobStatus,
+  type JobSummary,
   MAX_JOB_HISTORY,
   type RedisKeys,
   type SourceCapabilities,
@@ -13,6 +15,7 @@ import {
 import { isoSql, JOB_SUMMARY_JSON_SQL, type PrismaClient } from '@agentos/db';
 import { ConflictError, NotFoundError, type Principal, type Redis, withTimeout } from '@agentos/runtime';
 import { EventStoreUnavailableError } from './errors';
+import { encodeCursor, findJobs, type JobSearch, type RunSql } from './job-search';
 
 /** Entries kept on each command stream (approximately): far more than any backlog of admin actions. */
 const COMMAND_STREAM_MAXLEN = 100_000;
@@ -38,6 +41,20 @@ export class JobService {
   constructor(private readonly options: JobServiceOptions) {
     this.timeoutMs = options.timeoutMs ?? 3000;
   }
+
+  /**
+   * One page of the job search (CONTRACT §4), newest first, and the cursor of the next page (null
+   * on the last). One row more than the page is read, so the last page says it is the last.
+   */
+  async search(search: JobSearch): Promise<JobSearchPage> {
+    const rows = await findJobs<JobSummary>(this.run, { filter: search.filter, after: search.after, take: search.limit + 1 });
+    const items = rows.slice(0, search.limit);
+    const last = items[items.length - 1];
+    return { items, next_cursor: rows.length > search.limit && last ? encodeCursor({ createdAt: last.created_at, id: last.id }) : null };
+  }
+
+  /** Raw SQL through the api's pool, for the search. */
+  readonly run: RunSql = (sql, params) => this.options.prisma.$queryRawUnsafe(sql, ...params);
 
   /** The job, its history oldest first, its commands newest first; NotFoundError when unknown. */
   async detail(id: string): Promise<JobDetail> {

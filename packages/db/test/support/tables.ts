@@ -2,6 +2,7 @@
 export const SCHEMA_TABLES = [
   'agents',
   'alert_outbox',
+  'bulk_commands',
   'commands',
   'job_created_hours',
   'job_created_minutes',

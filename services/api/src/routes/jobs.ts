@@ -3,7 +3,9 @@ import { bearerToken, NotFoundError, type TokenVerifier, ValidationError } from 
 import { type Request, Router } from 'express';
 import type { FailRequest } from '../app';
 import { JobStoreUnavailableError } from '../errors';
+import { parseJobSearch } from '../job-search';
 import type { JobService } from '../jobs';
+import { parseRequestTarget } from '../request-target';
 
 export interface JobsRouteDeps {
   verifier: TokenVerifier;
@@ -13,12 +15,24 @@ export interface JobsRouteDeps {
 }
 
 /**
- * The admin job routes (CONTRACT §4, §8): `GET /api/admin/jobs/:id` and
- * `POST /api/admin/jobs/:id/retry|cancel`. An admin token first, then the id (opaque, percent-
- * encoded in the path), then the job service.
+ * The admin job routes (CONTRACT §4, §8): `GET /api/admin/jobs` (the search),
+ * `GET /api/admin/jobs/:id` and `POST /api/admin/jobs/:id/retry|cancel`. An admin token first,
+ * then the request (the id is opaque, percent-encoded in the path), then the job service.
  */
 export function jobsRouter(deps: JobsRouteDeps): Router {
   const router = Router();
+
+  router.get('/api/admin/jobs', async (req, res) => {
+    try {
+      await deps.verifier.verifyAdmin(bearerToken(req.headers.authorization));
+      if (!deps.jobs) throw new JobStoreUnavailableError('job routes need the database: this api has no DATABASE_URL');
+      // The door checked the target already (escapes, control characters): this cannot throw.
+      const search = parseJobSearch(parseRequestTarget(req.originalUrl).query);
+      res.set('cache-control', 'private, no-store').json(await deps.jobs.search(search));
+    } catch (error) {
+      deps.fail(req, res, error);
+    }
+  });
 
   const withJobs = async (req: Request): Promise<{ jobs: JobService; id: string; principal: Awaited<ReturnType<TokenVerifier['verifyAdmin']>> }> => {
     const principal = await deps.verifier.verifyAdmin(bearerToken(req.headers.authorization));
