@@ -16,7 +16,10 @@ export class BullQueues {
   get(name: string): Queue {
     let queue = this.queues.get(name);
     if (!queue) {
-      queue = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      // skipMetasUpdate: a Queue otherwise writes its own options into the queue's meta on
+      // creation (streams.events.maxLen back to 10,000, its BullMQ version): the bridge must not
+      // reconfigure the platform it watches.
+      queue = new Queue(name, { connection: this.connection, prefix: this.prefix, skipMetasUpdate: true });
       // Connection errors are the shared connection's, already handled; a Queue without a
       // listener would throw them.
       queue.on('error', () => {});

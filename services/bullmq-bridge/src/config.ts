@@ -49,11 +49,12 @@ export const bridgeEnv = z.object({
   /**
    * Least time between two reads while entries keep coming, ms: what arrives in between is read
    * and posted as one batch (one round trip to BullMQ, one request to the api). Round trips, not
-   * events, are what the bridge's CPU goes on: at 1,000 events/s reading as often as entries come
-   * cost ~0.4 cores here, every 25 ms ~0.1 (bench/bridge-bullmq.mjs). Adds up to this much
-   * latency; the first entry after a quiet spell goes at once. 0: no batching. @default 25
+   * events, are what the bridge's CPU goes on: at 1,000 events/s reading as often as entries came
+   * cost ~0.35-0.5 cores here, every 25 ms ~0.1-0.13, every 40 ms ~0.07-0.1
+   * (bench/bridge-bullmq.mjs). Adds up to this much latency; the first entry after a quiet spell
+   * goes at once. 0: no batching. @default 40
    */
-  BULLMQ_BATCH_MS: z.coerce.number().int().min(0).max(1000).default(25),
+  BULLMQ_BATCH_MS: z.coerce.number().int().min(0).max(1000).default(40),
   /**
    * How often BullMQ's worker list and job counts are read, ms: `worker:heartbeat` (with a TTL of
    * three periods), `worker:offline`, `queue:stats`, and the lag gauges. @default 5000

@@ -48,6 +48,7 @@ export interface JobFacts {
   name?: string;
   /** The job's data, as BullMQ stores it (JSON). */
   data?: string;
+  /** Runs BullMQ had counted before the job's first entry being mapped (the reader works it out). */
   attemptsMade?: number;
   /** `pb`: the name of the worker that took it (named workers only). */
   processedBy?: string;
@@ -141,7 +142,7 @@ export function mapEntry(entry: StreamEntry, state: JobState | undefined, facts:
     }
     case 'completed':
     case 'failed': {
-      const attempt = state ? state.attempt : Math.max(1, made);
+      const attempt = state ? state.attempt : made + 1;
       next = { ...stripRun(known), attempt, phase: 'finished' };
       const duration = durationOf(facts, state?.activeAt, at);
       emit = {

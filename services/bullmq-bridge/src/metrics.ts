@@ -33,9 +33,9 @@ export function createBridgeMetrics(registry: Registry) {
       help: 'Rounds whose events the api did not take (network, 5xx, 429 past retries): read again from the saved position',
       registers: [registry],
     }),
-    gaps: new Counter({
-      name: 'ssot_bullmq_stream_gaps_total',
-      help: 'Times BullMQ trimmed entries of its event stream that the bridge had not read yet (lost: streams.events.maxLen too small for the outage)',
+    lost: new Counter({
+      name: 'ssot_bullmq_entries_lost_total',
+      help: 'Event stream entries BullMQ trimmed before the bridge read them (their events are lost: streams.events.maxLen too small for the outage)',
       labelNames: ['queue'] as const,
       registers: [registry],
     }),

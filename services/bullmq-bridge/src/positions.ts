@@ -6,6 +6,12 @@ import { decodeState, encodeState, type JobState } from './mapping';
 
 const SAVE_POSITION = readFileSync(join(__dirname, 'lua', 'savePosition-2.lua'), 'utf8');
 
+/** A read position: a stream entry id, and the entries up to it, read or trimmed (null: not known yet). */
+export interface SavedPosition {
+  id: string;
+  n: number | null;
+}
+
 type PositionRedis = Redis & { savePosition(positions: string, states: string, ...args: string[]): Promise<number> };
 
 /**
@@ -26,9 +32,15 @@ export class PositionStore {
     if (typeof this.redis.savePosition !== 'function') redis.defineCommand('savePosition', { numberOfKeys: 2, lua: SAVE_POSITION });
   }
 
-  /** The saved position of `queue`, or null before its first save. */
-  position(queue: string): Promise<string | null> {
-    return this.redis.hget(this.keys.positions, queue);
+  /**
+   * The saved position of `queue`, or null before its first save: the entry id, and how many
+   * entries of the stream there are up to it, read or trimmed (what tells a gap, stream-reader.ts).
+   */
+  async position(queue: string): Promise<SavedPosition | null> {
+    const value = await this.redis.hget(this.keys.positions, queue);
+    if (!value) return null;
+    const [id, n] = value.split(' ');
+    return { id: id!, n: n === undefined || !Number.isFinite(Number(n)) ? null : Number(n) };
   }
 
   /** The saved states of `jobIds` (undefined: none saved). */
@@ -42,14 +54,15 @@ export class PositionStore {
    * Saves `position` with the states changed up to it (null: forgotten), atomically; false when
    * the saved position is already at or past it (another replica read on: nothing written).
    */
-  async save(queue: string, position: string, changes: ReadonlyMap<string, JobState | null>): Promise<boolean> {
+  async save(queue: string, position: SavedPosition, changes: ReadonlyMap<string, JobState | null>): Promise<boolean> {
     const written: string[] = [];
     const forgotten: string[] = [];
     for (const [jobId, state] of changes) {
       if (state === null) forgotten.push(jobId);
       else written.push(jobId, encodeState(state));
     }
-    const saved = await this.redis.savePosition(this.keys.positions, this.keys.jobs(queue), queue, position, String(written.length / 2), ...written, ...forgotten);
+    const value = position.n === null ? position.id : `${position.id} ${position.n}`;
+    const saved = await this.redis.savePosition(this.keys.positions, this.keys.jobs(queue), queue, value, String(written.length / 2), ...written, ...forgotten);
     return saved === 1;
   }
 

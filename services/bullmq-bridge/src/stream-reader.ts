@@ -8,7 +8,7 @@ import { compareEntryIds, entryTime, streamEventId } from './ids';
 import { type BridgeKeys, bullKeys } from './keys';
 import { factsNeeded, type JobFacts, type JobState, type MapOptions, mapEntry, type SsotJobEvent, type StreamEntry } from './mapping';
 import type { BridgeMetrics } from './metrics';
-import type { PositionStore } from './positions';
+import type { PositionStore, SavedPosition } from './positions';
 
 export interface StreamReaderOptions {
   /** BullMQ's Redis, for the job hashes and XINFO. */
@@ -48,13 +48,18 @@ interface Reading {
   lease: Lease;
   /** Every entry up to here is in the SSOT (the api accepted its events); reads go on from it. */
   cursor: string;
+  /**
+   * How many entries the stream holds or held up to `cursor`, read or trimmed by BullMQ (null:
+   * not known until the first read). BullMQ trims from the head; when the stream says more were
+   * trimmed than this, entries after the cursor went before the bridge read them: lost.
+   */
+  n: number | null;
   /** The position saved in Redis: at or before `cursor`. */
   saved: string;
   savedAt: number;
   /** Job states changed by the entries between `saved` and `cursor` (null: forgotten). */
   unsaved: Map<string, JobState | null>;
   /** What `max-deleted-entry-id` was when a gap was last counted, so one trim counts once. */
-  gapAt: string;
   /** Where the scan that forgets jobs BullMQ dropped has got to. */
   sweepCursor: string;
 }
@@ -63,6 +68,8 @@ interface Reading {
 interface Read {
   entries: StreamEntry[];
   facts: Map<string, JobFacts | null>;
+  /** Entries BullMQ had trimmed from the stream's head when this was read. */
+  trimmed: number;
 }
 
 /** The api did not take a round's events (network, 5xx, 429 past the publisher's retries). */
@@ -95,8 +102,9 @@ const READ_ENTRIES = readFileSync(join(__dirname, 'lua', 'readEntries-1.lua'), '
  * quiet) each queue's position is saved with the states the entries up to it left, in one atomic
  * step (positions.ts); only accepted entries are ever saved. A crash anywhere loses nothing: the
  * next reader starts from the saved position with the saved states, recomputes the same events
- * with the same ids, and the api keeps one copy of each. So a restart loses nothing BullMQ's stream still holds; what
- * BullMQ trimmed before the bridge read it is lost, and counted (`ssot_bullmq_stream_gaps_total`).
+ * with the same ids, and the api keeps one copy of each. So a restart loses nothing BullMQ's
+ * stream still holds; what BullMQ trimmed before the bridge read it is lost, and counted
+ * (`ssot_bullmq_entries_lost_total`).
  */
 export function startStreamReader(options: StreamReaderOptions) {
   const { bull, blocking, redis, store, keys, prefix, queues, publisher, logger, metrics } = options;
@@ -125,8 +133,8 @@ export function startStreamReader(options: StreamReaderOptions) {
         if (held && !mine) {
           drop(queue, 'its lease went to another replica');
         } else if (!held && mine) {
-          const cursor = await startingPosition(queue);
-          reading.set(queue, { queue, lease, cursor, saved: cursor, savedAt: Date.now(), unsaved: new Map(), gapAt: '0-0', sweepCursor: '0' });
+          const { id: cursor, n } = await startingPosition(queue);
+          reading.set(queue, { queue, lease, cursor, n, saved: cursor, savedAt: Date.now(), unsaved: new Map(), sweepCursor: '0' });
           logger.info({ queue, from: cursor }, 'reading queue');
         }
       }),
@@ -141,30 +149,32 @@ export function startStreamReader(options: StreamReaderOptions) {
     logger.warn({ queue }, `queue no longer read here: ${why}`);
   }
 
-  async function startingPosition(queue: string): Promise<string> {
+  async function startingPosition(queue: string): Promise<SavedPosition> {
     const saved = await store.position(queue);
     if (saved) return saved;
-    if (options.start === 'earliest') return '0';
+    // From the start, what BullMQ trimmed before is history from before the bridge, not a loss:
+    // the first read counts it as passed.
+    if (options.start === 'earliest') return { id: '0', n: null };
     const info = await streamInfo(queue);
-    const head = info?.lastGenerated ?? '0';
+    const head = { id: info?.lastGenerated ?? '0', n: info?.added ?? 0 };
     // Saved at once: a restart before the first event must not move "latest" on past events.
-    if (head !== '0') await store.save(queue, head, new Map());
+    if (head.id !== '0') await store.save(queue, head, new Map());
     return head;
   }
 
-  async function streamInfo(queue: string): Promise<{ lastGenerated: string; maxDeleted: string } | null> {
+  async function streamInfo(queue: string): Promise<{ lastGenerated: string; added: number } | null> {
     try {
       const flat = (await bull.call('XINFO', 'STREAM', bullKeys(prefix, queue).events)) as unknown[];
       const info: Record<string, unknown> = {};
       for (let i = 0; i + 1 < flat.length; i += 2) info[String(flat[i])] = flat[i + 1];
-      return { lastGenerated: String(info['last-generated-id'] ?? '0-0'), maxDeleted: String(info['max-deleted-entry-id'] ?? '0-0') };
+      return { lastGenerated: String(info['last-generated-id'] ?? '0-0'), added: Number(info['entries-added'] ?? 0) };
     } catch (error) {
       if (String((error as Error).message).includes('no such key')) return null;
       throw error;
     }
   }
 
-  /** Lag per queue, and whether BullMQ trimmed entries the bridge had not read (a gap). */
+  /** Lag per queue: the newest entry's time against the cursor's. */
   async function inspect(): Promise<void> {
     if (Date.now() - lastInspect < options.inspectMs) return;
     lastInspect = Date.now();
@@ -178,16 +188,6 @@ export function startStreamReader(options: StreamReaderOptions) {
       }
       const behind = compareEntryIds(info.lastGenerated, r.cursor) > 0;
       metrics.lag.set({ queue: r.queue }, behind && r.cursor !== '0' ? (entryTime(info.lastGenerated) - entryTime(r.cursor)) / 1000 : 0);
-      // Entries after the cursor were deleted before we read them. From '0' (a first start),
-      // what was trimmed is history from before the bridge, not a gap.
-      if (r.cursor !== '0' && compareEntryIds(info.maxDeleted, r.cursor) > 0 && compareEntryIds(info.maxDeleted, r.gapAt) > 0) {
-        r.gapAt = info.maxDeleted;
-        metrics.gaps.inc({ queue: r.queue });
-        logger.error(
-          { queue: r.queue, position: r.cursor, trimmedUpTo: info.maxDeleted },
-          'BullMQ trimmed event stream entries before the bridge read them: those events are lost (raise streams.events.maxLen)',
-        );
-      }
     });
   }
 
@@ -203,7 +203,7 @@ export function startStreamReader(options: StreamReaderOptions) {
     list.forEach((r, i) => {
       const [error, reply] = results[i] ?? [new Error('no reply')];
       if (error) throw error;
-      const rows = reply as [string, string[], (string | null)[]][];
+      const [added, length, rows] = reply as [number, number, [string, string[], (string | null)[]][]];
       if (rows.length === 0) return;
       const entries: StreamEntry[] = [];
       const facts = new Map<string, JobFacts | null>();
@@ -229,9 +229,38 @@ export function startStreamReader(options: StreamReaderOptions) {
           ...numberField('finishedOn', finishedOn),
         });
       }
-      batch.set(r, { entries, facts });
+      runsBefore(entries, facts);
+      batch.set(r, { entries, facts, trimmed: Number(added) - Number(length) });
     });
     return batch;
+  }
+
+  /**
+   * Turns each job's `attemptsMade`, read with the entries (so as of the last one), into what it
+   * was before the job's first entry of the read: a job the bridge meets mid-life starts from
+   * that. BullMQ counts a run when it finishes it (completed, failed) or requeues it for a retry
+   * (waiting after active, not for a stalled worker; delayed after active). Exact when the read
+   * reached the stream's end, as it does unless the bridge is catching up.
+   */
+  function runsBefore(entries: StreamEntry[], facts: Map<string, JobFacts | null>): void {
+    const counted = new Map<string, number>();
+    const lastEvent = new Map<string, string>();
+    entries.forEach(({ fields }, i) => {
+      const jobId = fields.jobId;
+      if (jobId === undefined) return;
+      const event = fields.event;
+      const next = entries[i + 1]?.fields;
+      const stalled = next?.event === 'stalled' && next.jobId === jobId;
+      const afterRun = lastEvent.get(jobId) === 'active' || lastEvent.get(jobId) === 'progress';
+      if (event === 'completed' || event === 'failed' || (event === 'waiting' && fields.prev === 'active' && !stalled) || (event === 'delayed' && afterRun)) {
+        counted.set(jobId, (counted.get(jobId) ?? 0) + 1);
+      }
+      if (event !== undefined) lastEvent.set(jobId, event);
+    });
+    for (const [jobId, runs] of counted) {
+      const hash = facts.get(jobId);
+      if (hash?.attemptsMade !== undefined) hash.attemptsMade = Math.max(0, hash.attemptsMade - runs);
+    }
   }
 
   /**
@@ -335,7 +364,7 @@ export function startStreamReader(options: StreamReaderOptions) {
     await loadStates(batch);
     await loadMissingData(batch);
 
-    // Map in stream order per queue; states change in a scratch copy until the save.
+    // Map in stream order per queue; states change in a scratch copy until the api took the events.
     const events: { event: SsotJobEvent; id: string; at: number }[] = [];
     const changes = new Map<Reading, Map<string, JobState | null>>();
     let ignored = 0;
@@ -358,8 +387,11 @@ export function startStreamReader(options: StreamReaderOptions) {
 
     await post(events);
 
-    // The api has them: the cursors move on, the states join what waits to be saved.
-    for (const [r, { entries }] of batch) {
+    // The api has them: the cursors move on, the states join what waits to be saved. Counted
+    // only now, so a read posted again after a failure does not count its loss twice.
+    for (const [r, { entries, trimmed }] of batch) {
+      if (r.n !== null && trimmed > r.n) lost(r, trimmed - r.n);
+      r.n = Math.max(r.n ?? trimmed, trimmed) + entries.length;
       r.cursor = entries[entries.length - 1]!.id;
       for (const [jobId, state] of changes.get(r)!) r.unsaved.set(jobId, state);
     }
@@ -372,6 +404,14 @@ export function startStreamReader(options: StreamReaderOptions) {
     await Promise.all(list.filter(due).map(save));
   }
 
+  function lost(r: Reading, entries: number): void {
+    metrics.lost.inc({ queue: r.queue }, entries);
+    logger.error(
+      { queue: r.queue, position: r.cursor, entries },
+      'BullMQ trimmed event stream entries before the bridge read them: their events are lost (raise streams.events.maxLen)',
+    );
+  }
+
   /** The state the job is in after the entries accepted so far; undefined: not in memory. */
   function stateOf(r: Reading, jobId: string): JobState | null | undefined {
     return r.unsaved.has(jobId) ? r.unsaved.get(jobId) : cache.get(r.queue, jobId);
@@ -379,14 +419,14 @@ export function startStreamReader(options: StreamReaderOptions) {
 
   /** Saves the queue's cursor with the states that wait (fenced: false when another replica saved further). */
   async function save(r: Reading): Promise<void> {
-    const position = r.cursor;
+    const position = { id: r.cursor, n: r.n };
     const states = r.unsaved;
     r.unsaved = new Map();
     if (!(await store.save(r.queue, position, states))) {
       drop(r.queue, 'another replica saved a position past this one');
       return;
     }
-    r.saved = position;
+    r.saved = position.id;
     r.savedAt = Date.now();
     for (const [jobId, state] of states) cache.set(r.queue, jobId, state);
   }

@@ -114,7 +114,8 @@ describe('mapEntry: one job through BullMQ', () => {
   });
 
   it('a job first seen mid-life (its added entry trimmed) takes its run count and identity from its hash', () => {
-    const mapped = mapEntry(entry('completed', '13', { prev: 'active' }), undefined, { ...facts, attemptsMade: 3, processedOn: 10, finishedOn: 30 }, options);
+    // Two runs counted before this entry: it finishes the third.
+    const mapped = mapEntry(entry('completed', '13', { prev: 'active' }), undefined, { ...facts, attemptsMade: 2, processedOn: 10, finishedOn: 30 }, options);
     expect(mapped.event).toEqual({
       name: 'job:completed',
       payload: { job_id: 'emails:13', queue: 'emails', type: 'send', user_id: 'auth0|5f3a', agent: 'writer', attempt: 3, duration_ms: 20 },

@@ -12,7 +12,9 @@
     ARGV[3] the queue's key prefix, `{prefix}:{queue}:` (a job's hash is that and its id)
 
   Output:
-    one element per entry: { id, { field, value, … }, facts }
+    { entries-added, length, entries }: the stream's count of entries ever added and its length
+      now (their difference is how many BullMQ trimmed from its head), and one element per entry:
+      { id, { field, value, … }, facts }
     facts: for an entry about a job, its hash's { name, atm, pb, processedOn, finishedOn, data }
       (nil where unset; `data` only for `added`, the entry that needs it); an empty table for
       entries about no job
@@ -21,6 +23,13 @@ local JOB_EVENTS = {
   added = true, waiting = true, delayed = true, ['waiting-children'] = true, active = true,
   progress = true, completed = true, failed = true, removed = true,
 }
+local added, length = 0, 0
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local info = redis.call('XINFO', 'STREAM', KEYS[1])
+  for k = 1, #info, 2 do
+    if info[k] == 'entries-added' then added = info[k + 1] elseif info[k] == 'length' then length = info[k + 1] end
+  end
+end
 local start = ARGV[1] == '0' and '-' or '(' .. ARGV[1]
 local entries = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', tonumber(ARGV[2]))
 local out = {}
@@ -41,4 +50,4 @@ for i, entry in ipairs(entries) do
   end
   out[i] = { entry[1], fields, facts }
 end
-return out
+return { added, length, out }

@@ -8,11 +8,12 @@
   than the ones saved.
 
   Input:
-    KEYS[1] positions hash (queue -> stream entry id)
+    KEYS[1] positions hash (queue -> `{stream entry id} {n}`, n: the entries of the stream up to
+            that one, read or trimmed)
     KEYS[2] the queue's job states hash (BullMQ job id -> state JSON)
 
     ARGV[1] queue
-    ARGV[2] the new position: a stream entry id `ms-seq`
+    ARGV[2] the new position: `{stream entry id ms-seq} {n}` (compared by the id)
     ARGV[3] n: how many states to write
     ARGV[4 .. 3 + 2n] job id, state JSON, … (written)
     ARGV[4 + 2n ..] job ids whose state is forgotten (deleted)
@@ -20,8 +21,9 @@
   Output:
     1 saved, 0 not past the saved position (nothing written)
 ]]
-local function parse(id)
-  local ms, seq = string.match(id or '0-0', '^(%d+)-(%d+)$')
+-- The entry id at the start of a position (`ms-seq`, then ` n`), as numbers.
+local function parse(position)
+  local ms, seq = string.match(position or '0-0', '^(%d+)-(%d+)')
   if not ms then return 0, 0 end
   return tonumber(ms), tonumber(seq)
 end
