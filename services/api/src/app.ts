@@ -1,6 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type ErrorRequestHandler } from 'express';
 import { type healthHandler, KeySetUnavailableError, type Logger, type TokenVerifier, UnauthorizedError } from '@agentos/runtime';
+import type { BulkCommands } from './bulk-commands';
 import type { EventIngest } from './event-ingest';
 import { sendError, sendThrown } from './http-errors';
 import type { IngestTokens } from './ingest-tokens';
@@ -24,6 +25,8 @@ export interface AppDeps {
   events: { tokens: IngestTokens; ingest: EventIngest };
   /** The job routes' service; absent without a database (they answer 503). */
   jobs?: JobService;
+  /** The bulk commands; absent without a database (their routes answer 503). */
+  bulk?: BulkCommands;
   /** Browser origins granted CORS (`CORS_ORIGINS`); none: same origin only. @default [] */
   corsOrigins?: readonly string[];
 }
@@ -66,7 +69,7 @@ export function createApp(deps: AppDeps): RequestListener {
     }, next);
   });
   rest.use(eventsRouter({ ...deps.events, metrics: deps.metrics, logger: deps.logger, fail }));
-  rest.use(jobsRouter({ verifier: deps.verifier, jobs: deps.jobs, fail }));
+  rest.use(jobsRouter({ verifier: deps.verifier, jobs: deps.jobs, bulk: deps.bulk, fail }));
   rest.use((_req, res) => sendError(res, 404, 'not_found', 'no such route'));
   rest.use(((error, req, res, _next) => fail(req, res, error)) satisfies ErrorRequestHandler);
 

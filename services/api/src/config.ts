@@ -15,6 +15,16 @@ export const apiEnv = z.object({
   /** Connections to PostgreSQL for the job routes. @default 5 */
   DB_POOL_MAX: z.coerce.number().int().positive().default(5),
   /**
+   * Jobs per batch of a bulk command (`POST /api/admin/jobs/bulk`): one transaction, and one
+   * MULTI of commands for their streams. @default 200
+   */
+  BULK_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(200),
+  /**
+   * How long a replica holds a bulk command between two batches before another may take it
+   * over (after a crash; a clean stop lets go at once). @default 15000
+   */
+  BULK_LEASE_MS: z.coerce.number().int().min(500).default(15_000),
+  /**
    * Longest time an in-process snapshot copy is served without asking Redis, even if no new
    * version was announced (an announcement can be lost while the subscriber reconnects). @default 1000
    */

@@ -52,7 +52,7 @@ export function parseJobSearch(params: URLSearchParams): JobSearch {
     else raw[name] = value;
   }
   const parsed = jobSearchQuery.safeParse(raw);
-  if (!parsed.success) problems.push(...parsed.error.issues.flatMap(toProblems));
+  if (!parsed.success) problems.push(...parsed.error.issues.flatMap((issue) => toProblems(issue)));
   let after: JobKey | undefined;
   if (parsed.success && parsed.data.cursor !== undefined) {
     after = decodeCursor(parsed.data.cursor);
@@ -63,10 +63,11 @@ export function parseJobSearch(params: URLSearchParams): JobSearch {
   return { filter: stripUndefined(filter), limit: limit ?? JOB_SEARCH_DEFAULT_LIMIT, ...(after ? { after } : {}) };
 }
 
-/** zod issues as the error's `details`; an unknown parameter is named as the field itself. */
-export function toProblems(issue: z.core.$ZodIssue): QueryProblem[] {
-  if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ field: clip(key), message: 'unknown parameter' }));
-  return [{ field: issue.path.map(String).join('.') || '(query)', message: issue.message }];
+/** zod issues as the error's `details`; an unknown key is named as the field itself. */
+export function toProblems(issue: z.core.$ZodIssue, unknown = 'unknown parameter'): QueryProblem[] {
+  const at = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ field: clip([...at, key].join('.')), message: unknown }));
+  return [{ field: at.join('.') || '(body)', message: issue.message }];
 }
 
 export function encodeCursor(key: JobKey): string {
@@ -234,7 +235,8 @@ function splitByStatus(filter: Omit<JobFilter, 'q'>, after: JobKey | undefined, 
   return { sql: `SELECT ${select} FROM (${parts.join(' UNION ALL ')}) j ORDER BY j.created_at DESC, j.id DESC LIMIT ${limit}`, params };
 }
 
-function statusCondition(statuses: JobFilter['status']): string[] {
+/** `j.status IN (…)` for the statuses asked for; nothing for none. */
+export function statusCondition(statuses: JobFilter['status']): string[] {
   return statuses ? [`j.status IN (${statuses.map((s) => `'${jobStatus.parse(s)}'`).join(', ')})`] : [];
 }
 

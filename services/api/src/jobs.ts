@@ -99,7 +99,7 @@ export class JobService {
    * written. Resolves with the command id once the command is kept and queued.
    */
   async request(id: string, action: CommandAction, by: Principal): Promise<string> {
-    const { prisma, redis, keys } = this.options;
+    const { prisma } = this.options;
     const job = await prisma.job.findUnique({ where: { id }, select: { id: true, source: true, status: true } });
     if (!job) throw new NotFoundError(`no job '${clip(id)}'`);
     const refusal = commandRefusal(job.source, await this.capabilities(job.source), action, job.status as JobStatus);
@@ -110,7 +110,7 @@ export class JobService {
       data: { id: command.command_id, jobId: job.id, source: job.source, action, requestedBy: by.sub, requestedAt: new Date(command.requested_at) },
     });
     try {
-      await withTimeout(redis.xadd(keys.commands(job.source), 'MAXLEN', '~', COMMAND_STREAM_MAXLEN, '*', 'command', JSON.stringify(command)), this.timeoutMs, 'queue command');
+      await this.queue([{ source: job.source, command }]);
     } catch (error) {
       // Kept, but never queued: say so on the record, and let the admin ask again.
       await prisma.command
@@ -121,8 +121,50 @@ export class JobService {
     return command.command_id;
   }
 
+  /**
+   * Puts commands on their sources' streams, in one MULTI: all of them or (the connection lost
+   * before EXEC) none; a timeout leaves it unknown, which the bulk runner checks on the stream.
+   */
+  async queue(entries: readonly { source: string; command: Command }[]): Promise<void> {
+    if (entries.length === 0) return;
+    const { redis, keys } = this.options;
+    const multi = redis.multi();
+    for (const { source, command } of entries) multi.xadd(keys.commands(source), 'MAXLEN', '~', COMMAND_STREAM_MAXLEN, '*', 'command', JSON.stringify(command));
+    const results = await withTimeout(multi.exec(), this.timeoutMs, 'queue commands');
+    const failed = results?.find(([error]) => error)?.[0];
+    if (!results || failed) throw failed ?? new Error('the command transaction was discarded');
+  }
+
+  /**
+   * Which of these commands are on their streams, among the entries added since `sinceMs` (a
+   * minute of slack before it, for clocks that differ): how a batch whose queueing went unseen is
+   * settled without adding a command twice.
+   */
+  async onStreams(entries: readonly { source: string; command: Command }[], sinceMs: number): Promise<Set<string>> {
+    const { redis, keys } = this.options;
+    const present = new Set<string>();
+    const start = String(Math.max(0, sinceMs - 60_000));
+    for (const source of new Set(entries.map((entry) => entry.source))) {
+      for (let end = '+'; ; ) {
+        const page = (await withTimeout(redis.xrevrange(keys.commands(source), end, start, 'COUNT', 1000), this.timeoutMs, 'read command stream')) as [string, string[]][];
+        for (const [, fields] of page) {
+          const at = fields.indexOf('command');
+          if (at < 0) continue;
+          try {
+            present.add((JSON.parse(fields[at + 1] ?? '{}') as { command_id?: string }).command_id ?? '');
+          } catch {
+            // Not one of ours: whatever wrote it, it is no command this api queued.
+          }
+        }
+        if (page.length < 1000) break;
+        end = `(${page[page.length - 1]![0]}`;
+      }
+    }
+    return present;
+  }
+
   /** What the source can do: built in for the bridges of this system, else what its CommandConsumer declared. */
-  private async capabilities(source: string): Promise<SourceCapabilities | undefined> {
+  async capabilities(source: string): Promise<SourceCapabilities | undefined> {
     const builtin = BUILTIN_SOURCE_CAPABILITIES[source];
     if (builtin) return builtin;
     const declared = await withTimeout(this.options.redis.hget(this.options.keys.sourceCapabilities, source), this.timeoutMs, 'source capabilities').catch((error: unknown) => {

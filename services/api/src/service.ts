@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import type { RequestListener, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { authOptions, createHttpServer, createServiceContext, createTokenVerifier, healthHandler, httpServerOptions, type Logger, VersionWatcher } from '@agentos/runtime';
 import type { Registry } from 'prom-client';
 import { createApp } from './app';
+import { BulkCommands } from './bulk-commands';
 import type { ApiConfig } from './config';
 import { createPrismaClient } from '@agentos/db';
 import { EventIngest } from './event-ingest';
@@ -67,6 +70,10 @@ export async function startApiService(
   const prisma = config.DATABASE_URL ? createPrismaClient(config.DATABASE_URL, { poolMax: config.DB_POOL_MAX, applicationName: SERVICE_NAME }) : undefined;
   if (!prisma) logger.warn('DATABASE_URL is not set: the job routes (/api/admin/jobs…) answer 503');
   const jobs = prisma ? new JobService({ prisma, redis, keys, timeoutMs: config.REDIS_COMMAND_TIMEOUT_MS * 3 }) : undefined;
+  const bulk =
+    prisma && jobs
+      ? new BulkCommands({ prisma, jobs, runner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`, logger, batchSize: config.BULK_BATCH_SIZE, leaseMs: config.BULK_LEASE_MS })
+      : undefined;
   const tokens = new IngestTokens(config.INGEST_TOKENS);
   if (tokens.size === 0) logger.warn('INGEST_TOKENS is empty: every POST /api/events is refused with 401 until ingest tokens are configured');
   const ingest = new EventIngest({
@@ -85,9 +92,12 @@ export async function startApiService(
     logger,
     events: { tokens, ingest },
     jobs,
+    bulk,
     corsOrigins: config.CORS_ORIGINS,
   });
   ctx.heartbeat(redis);
+  // Takes up bulk commands: new ones, and those a stopped replica (or this one, before a restart) left.
+  bulk?.start();
 
   let server: Server | undefined;
   if (options.listen) {
@@ -114,6 +124,8 @@ export async function startApiService(
         await new Promise((resolve) => server!.close(resolve));
       }
       store.close();
+      // Before its connections close: the runner ends its batch and lets go of the bulk.
+      await bulk?.stop();
       await watcher.stop();
       await ctx.close();
       await prisma?.$disconnect();
