@@ -11,7 +11,8 @@ import { corsGuard, requestIdOf, securityHeaders } from './request-guard';
 import { parseRequestTarget } from './request-target';
 import { eventsRouter } from './routes/events';
 import { jobsRouter } from './routes/jobs';
-import { ssotHandler } from './routes/ssot';
+import { openApiRouter } from './routes/openapi';
+import { SSOT_ROUTES, ssotHandler } from './routes/ssot';
 import type { SnapshotStore } from './snapshot-store';
 
 export interface AppDeps {
@@ -29,7 +30,15 @@ export interface AppDeps {
   bulk?: BulkCommands;
   /** Browser origins granted CORS (`CORS_ORIGINS`); none: same origin only. @default [] */
   corsOrigins?: readonly string[];
+  /** The api's version, in the OpenAPI document. @default '0.0.0' */
+  version?: string;
 }
+
+/** The api as a request listener, with the routes it serves (`METHOD /path`, `{param}` templates). */
+export type ApiApp = RequestListener & { readonly routes: readonly string[] };
+
+/** The health routes: answered by `deps.health`, for GET (and HEAD) only. */
+const HEALTH_ROUTES = ['GET /healthz', 'GET /readyz', 'GET /metrics'];
 
 /** How a route answers an error: in the contract's format, logged by kind (see `createApp`). */
 export type FailRequest = (req: IncomingMessage, res: ServerResponse, error: unknown) => void;
@@ -46,7 +55,7 @@ type Tagged = IncomingMessage & { [REQUEST_ID]?: string };
  * an exception in a route), CORS. Past the door, whatever a handler throws is answered for that
  * request alone: a 4xx in the contract's format, or a 500 that is logged with the request id.
  */
-export function createApp(deps: AppDeps): RequestListener {
+export function createApp(deps: AppDeps): ApiApp {
   const headers = Object.entries(securityHeaders());
   const cors = corsGuard(deps.corsOrigins ?? []);
   const refusals = refusalLog(deps.logger);
@@ -64,16 +73,18 @@ export function createApp(deps: AppDeps): RequestListener {
   rest.disable('x-powered-by');
   rest.set('etag', false);
   rest.use((req, res, next) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
     deps.health(req, res).then((handled) => {
       if (!handled) next();
     }, next);
   });
   rest.use(eventsRouter({ ...deps.events, metrics: deps.metrics, logger: deps.logger, fail }));
   rest.use(jobsRouter({ verifier: deps.verifier, jobs: deps.jobs, bulk: deps.bulk, fail }));
+  rest.use(openApiRouter(deps.version ?? '0.0.0'));
   rest.use((_req, res) => sendError(res, 404, 'not_found', 'no such route'));
   rest.use(((error, req, res, _next) => fail(req, res, error)) satisfies ErrorRequestHandler);
 
-  return (req, res) => {
+  const listener: RequestListener = (req, res) => {
     const requestId = requestIdOf(req);
     (req as Tagged)[REQUEST_ID] = requestId;
     res.setHeader('x-request-id', requestId);
@@ -86,6 +97,21 @@ export function createApp(deps: AppDeps): RequestListener {
       fail(req, res, error);
     }
   };
+  return Object.assign(listener, { routes: [...SSOT_ROUTES, ...HEALTH_ROUTES, ...expressRoutes(rest)] });
+}
+
+/** The routes registered on an express app's routers, as `METHOD /path` (`:id` written `{id}`). */
+function expressRoutes(app: express.Express): string[] {
+  type Layer = { route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: Layer[] } };
+  const walk = (stack: Layer[]): string[] =>
+    stack.flatMap((layer) => {
+      if (layer.route) {
+        const path = layer.route.path.replace(/:(\w+)/g, '{$1}');
+        return Object.keys(layer.route.methods).map((method) => `${method.toUpperCase()} ${path}`);
+      }
+      return layer.handle?.stack ? walk(layer.handle.stack) : [];
+    });
+  return walk((app as unknown as { router: { stack: Layer[] } }).router.stack);
 }
 
 /**

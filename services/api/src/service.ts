@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { authOptions, createHttpServer, createServiceContext, createTokenVerifier, healthHandler, httpServerOptions, type Logger, VersionWatcher } from '@agentos/runtime';
 import type { Registry } from 'prom-client';
-import { createApp } from './app';
+import { type ApiApp, createApp } from './app';
 import { BulkCommands } from './bulk-commands';
 import type { ApiConfig } from './config';
 import { createPrismaClient } from '@agentos/db';
@@ -17,8 +17,11 @@ import { SnapshotStore } from './snapshot-store';
 
 export const SERVICE_NAME = 'api';
 
+/** This package's version, in the OpenAPI document. */
+const API_VERSION: string = (require('../package.json') as { version: string }).version;
+
 export interface ApiService {
-  app: RequestListener;
+  app: ApiApp;
   store: SnapshotStore;
   registry: Registry;
   logger: Logger;
@@ -94,6 +97,7 @@ export async function startApiService(
     jobs,
     bulk,
     corsOrigins: config.CORS_ORIGINS,
+    version: API_VERSION,
   });
   ctx.heartbeat(redis);
   // Takes up bulk commands: new ones, and those a stopped replica (or this one, before a restart) left.

@@ -1,4 +1,4 @@
-import { bulkCommandRequest, type CommandAccepted, commandAction, opaqueId } from '@agentos/contracts';
+import { bulkCommandRequest, COMMAND_ACTIONS, type CommandAccepted, opaqueId } from '@agentos/contracts';
 import { bearerToken, NotFoundError, parseUntrustedJson, type Principal, type TokenVerifier, ValidationError } from '@agentos/runtime';
 import express, { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
@@ -92,16 +92,16 @@ export function jobsRouter(deps: JobsRouteDeps): Router {
     }),
   );
 
-  router.post(
-    '/api/admin/jobs/:id/:action',
-    handle(async (req, res) => {
-      const action = commandAction.safeParse(req.params.action);
-      if (!action.success) throw new NotFoundError('no such route');
-      const { jobs, principal } = await admin(req);
-      const answer: CommandAccepted = { command_id: await jobs.request(jobId(req), action.data, principal) };
-      res.status(202).json(answer);
-    }),
-  );
+  for (const action of COMMAND_ACTIONS) {
+    router.post(
+      `/api/admin/jobs/:id/${action}`,
+      handle(async (req, res) => {
+        const { jobs, principal } = await admin(req);
+        const answer: CommandAccepted = { command_id: await jobs.request(jobId(req), action, principal) };
+        res.status(202).json(answer);
+      }),
+    );
+  }
 
   return router;
 

@@ -6,6 +6,9 @@ import type { ApiMetrics } from '../metrics';
 import type { RequestTarget } from '../request-target';
 import type { SnapshotEntry, SnapshotSource, SnapshotStore } from '../snapshot-store';
 
+/** The routes this handler answers (for GET and HEAD). */
+export const SSOT_ROUTES = ['GET /api/admin/ssot', 'GET /api/admin/ssot/{section}'];
+
 /** Longest section name worth looking up (the longest real one is 14 characters). */
 const MAX_SECTION_NAME = 64;
 
