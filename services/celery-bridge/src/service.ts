@@ -25,6 +25,8 @@ import { createWorkerInspector } from './worker-inspector';
 export const SERVICE_NAME = 'celery-bridge';
 /** The `source` of every event posted, and the command stream read (`ssot:commands:celery`). */
 export const SOURCE = 'celery';
+/** Retries of a batch the api did not take (backoff 0.1 s doubling to 30 s: ~80 s in all). */
+const PUBLISH_RETRIES = 10;
 /** BLOCK of the command consumer's reads. */
 const COMMAND_BLOCK_MS = 1000;
 
@@ -53,7 +55,16 @@ export async function startBridgeService(config: Readonly<BridgeConfig>, options
   const brokerProbe = setInterval(() => void broker.ping().then(brokerWatch.progress, () => {}), 1000);
   brokerProbe.unref();
 
-  const publisher = new EventPublisher({ baseUrl: config.INGEST_URL, token: config.INGEST_TOKEN, source: SOURCE, flushIntervalMs: config.INGEST_FLUSH_MS, fetch: createHttpFetch() });
+  const publisher = new EventPublisher({
+    baseUrl: config.INGEST_URL,
+    token: config.INGEST_TOKEN,
+    source: SOURCE,
+    flushIntervalMs: config.INGEST_FLUSH_MS,
+    // Celery replays nothing: what the api cannot take yet is held (within the publisher's
+    // 10,000 events) and retried for about a minute and a half rather than the default 6 s.
+    maxRetries: PUBLISH_RETRIES,
+    fetch: createHttpFetch(),
+  });
   const clock = new LamportClock();
   const control = new CeleryControl(broker, db, clock);
 
