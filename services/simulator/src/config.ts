@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { commonEnv, type EnvRule, loadEnv, portEnv } from '@agentos/runtime';
+import { commonEnv, ConfigError, type EnvRule, loadEnv, portEnv } from '@agentos/runtime';
 import { z } from 'zod';
 
 const positiveInt = z.coerce.number().int().positive();
@@ -95,7 +95,15 @@ export function loadSimulatorConfig(env: NodeJS.ProcessEnv = process.env, argv: 
     () => problems,
     (cleaned) => (cleaned.INGEST_TOKEN ? [] : [`  INGEST_TOKEN: is required (nor is there a launcher dev token in ${tokenFile})`]),
   ];
-  return loadEnv('simulator', simulatorEnv, merged, rules) as Readonly<SimulatorConfig>;
+  try {
+    return loadEnv('simulator', simulatorEnv, merged, rules) as Readonly<SimulatorConfig>;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    // Problems are named by variable: say which flag sets it too.
+    let message = error.message;
+    for (const [flag, variable] of Object.entries(FLAGS)) message = message.replaceAll(`\n  ${variable}:`, `\n  ${variable} (--${flag}):`);
+    throw new ConfigError(message);
+  }
 }
 
 /** Flags to variables; what is not a known `--flag value` is a problem. */
@@ -108,6 +116,8 @@ export function parseFlags(argv: readonly string[]): { values: Record<string, st
     const variable = match ? FLAGS[match[1] as keyof typeof FLAGS] : undefined;
     if (!match || !variable) {
       problems.push(`  ${arg}: not an option (${Object.keys(FLAGS).map((f) => `--${f}`).join(', ')})`);
+      // Its value, if it has one, is not another problem.
+      if (match && match[2] === undefined && argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--')) i += 1;
       continue;
     }
     const value = match[2] ?? argv[i + 1];
