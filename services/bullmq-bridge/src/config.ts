@@ -74,6 +74,11 @@ export const bridgeEnv = z.object({
   BULLMQ_WORKER_CONCURRENCY: positiveInt.default(1),
   /** Events per `POST /api/events` request, 1 … 500. @default 500 */
   INGEST_BATCH: positiveInt.max(500).default(500),
+  /**
+   * Requests to the api in flight at once. A job's events always share one (so they arrive in
+   * order); with one, a backlog drains at one request per api round trip. @default 2
+   */
+  INGEST_CONCURRENCY: positiveInt.max(16).default(2),
 });
 export type BridgeConfig = z.infer<typeof bridgeEnv>;
 

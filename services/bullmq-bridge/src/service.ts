@@ -41,17 +41,22 @@ export async function startBridgeService(config: Readonly<BridgeConfig>, options
   const discover = config.BULLMQ_QUEUES.length === 0;
   const queues = new QueueSet(config.BULLMQ_QUEUES, logger);
   const bullQueues = new BullQueues(bull, config.BULLMQ_PREFIX);
-  const publisher = new EventPublisher({
-    baseUrl: config.INGEST_URL,
-    token: config.INGEST_TOKEN,
-    source: SOURCE,
-    fetch: createHttpFetch(),
-    batchSize: config.INGEST_BATCH,
-    // Each round flushes what it read at once; this only bounds what the poller posts.
-    flushIntervalMs: 5,
-    // A round holds up to BULLMQ_READ_COUNT events per queue.
-    maxQueuedEvents: Math.max(10_000, 2 * config.BULLMQ_READ_COUNT * Math.max(queues.size, 20)),
-  });
+  const publishers = Array.from(
+    { length: config.INGEST_CONCURRENCY },
+    () =>
+      new EventPublisher({
+        baseUrl: config.INGEST_URL,
+        token: config.INGEST_TOKEN,
+        source: SOURCE,
+        fetch: createHttpFetch(),
+        batchSize: config.INGEST_BATCH,
+        // Each round flushes what it read at once; this only bounds what the poller posts.
+        flushIntervalMs: 5,
+        // A round holds up to BULLMQ_READ_COUNT events per queue.
+        maxQueuedEvents: Math.max(10_000, 2 * config.BULLMQ_READ_COUNT * Math.max(queues.size, 20)),
+      }),
+  );
+  const publisher = publishers[0]!;
 
   const reader = startStreamReader({
     bull,
@@ -61,7 +66,7 @@ export async function startBridgeService(config: Readonly<BridgeConfig>, options
     keys,
     prefix: config.BULLMQ_PREFIX,
     queues,
-    publisher,
+    publishers,
     logger,
     metrics,
     instance: ctx.instance,
@@ -162,7 +167,7 @@ export async function startBridgeService(config: Readonly<BridgeConfig>, options
       await poller.stop();
       await discovery?.stop();
       await consumer.stop();
-      await publisher.close();
+      await Promise.all(publishers.map((p) => p.close()));
       await bullQueues.close();
       await closeServer();
       await closeRedis(bull, bullBlocking);

@@ -21,7 +21,11 @@ export interface StreamReaderOptions {
   keys: BridgeKeys;
   prefix: string;
   queues: QueueSet;
-  publisher: EventPublisher;
+  /**
+   * Where the events go: one request in flight per publisher. A job's events always go through
+   * the same one (by its id), so they reach the api in order; the SSOT needs no order across jobs.
+   */
+  publishers: readonly EventPublisher[];
   logger: Logger;
   metrics: BridgeMetrics;
   /** Unique per process: the leases' owner. */
@@ -86,6 +90,7 @@ const SWEEP_EVERY_MS = 60_000;
 const SAVE_EVERY_MS = 250;
 /** …or once this many job states wait to be saved. */
 const SAVE_AT_STATES = 5000;
+const LOSS_LOG_EVERY_MS = 60_000;
 const SWEEP_COUNT = 500;
 const READ_ENTRIES = readFileSync(join(__dirname, 'lua', 'readEntries-1.lua'), 'utf8');
 
@@ -107,7 +112,7 @@ const READ_ENTRIES = readFileSync(join(__dirname, 'lua', 'readEntries-1.lua'), '
  * (`ssot_bullmq_entries_lost_total`).
  */
 export function startStreamReader(options: StreamReaderOptions) {
-  const { bull, blocking, redis, store, keys, prefix, queues, publisher, logger, metrics } = options;
+  const { bull, blocking, redis, store, keys, prefix, queues, publishers, logger, metrics } = options;
   const reading = new Map<string, Reading>();
   if (typeof (bull as Redis & { readEntries?: unknown }).readEntries !== 'function') bull.defineCommand('readEntries', { numberOfKeys: 1, lua: READ_ENTRIES });
   const cache = new StateCache(options.cacheSize ?? 200_000);
@@ -116,6 +121,7 @@ export function startStreamReader(options: StreamReaderOptions) {
   let lastInspect = 0;
   let lastSweep = Date.now();
   let lastReadAt = 0;
+  const lossesTold = new Map<string, { at: number; since: number }>();
   /** The last read returned a full batch for some queue: more is waiting, read again at once. */
   let backlogged = false;
   let running = true;
@@ -404,12 +410,20 @@ export function startStreamReader(options: StreamReaderOptions) {
     await Promise.all(list.filter(due).map(save));
   }
 
+  /** Counts entries BullMQ trimmed unread; says so at most once a minute per queue, with how many since. */
   function lost(r: Reading, entries: number): void {
     metrics.lost.inc({ queue: r.queue }, entries);
-    logger.error(
-      { queue: r.queue, position: r.cursor, entries },
-      'BullMQ trimmed event stream entries before the bridge read them: their events are lost (raise streams.events.maxLen)',
-    );
+    const told = lossesTold.get(r.queue) ?? { at: 0, since: 0 };
+    told.since += entries;
+    if (Date.now() - told.at >= LOSS_LOG_EVERY_MS) {
+      logger.error(
+        { queue: r.queue, position: r.cursor, entries: told.since },
+        'BullMQ trimmed event stream entries before the bridge read them: their events are lost (raise streams.events.maxLen)',
+      );
+      told.at = Date.now();
+      told.since = 0;
+    }
+    lossesTold.set(r.queue, told);
   }
 
   /** The state the job is in after the entries accepted so far; undefined: not in memory. */
@@ -435,9 +449,9 @@ export function startStreamReader(options: StreamReaderOptions) {
   async function post(events: { event: SsotJobEvent; id: string; at: number }[]): Promise<void> {
     if (events.length === 0) return;
     const sent = events.map(({ event, id, at }) =>
-      publisher.publish(event.name, event.payload as never, { id, occurredAt: new Date(at) }),
+      publishers[publishers.length === 1 ? 0 : spread(event.payload.job_id, publishers.length)]!.publish(event.name, event.payload as never, { id, occurredAt: new Date(at) }),
     );
-    void publisher.flush();
+    for (const publisher of publishers) void publisher.flush();
     const results = await Promise.allSettled(sent);
     const now = Date.now();
     let failure: unknown = null;
@@ -536,6 +550,13 @@ export function startStreamReader(options: StreamReaderOptions) {
       options.watch.stop();
     },
   };
+}
+
+/** A job id's share among `n` (FNV-1a): the same job, the same publisher. */
+function spread(jobId: string, n: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < jobId.length; i += 1) hash = Math.imul(hash ^ jobId.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % n;
 }
 
 function numberField<K extends string>(name: K, text: string | null | undefined): { [P in K]?: number } {

@@ -58,18 +58,18 @@ it('POST …/retry on a failed BullMQ job makes BullMQ run it again, and the SSO
   const job = await q.add('import', { user_id: 'auth0|5f3a' });
 
   await eventually(async () => expect(await ssotJob(`retry:${job.id}`)).toMatchObject({ status: 'failed', error: 'flaky dependency', attempts: 1, source: 'bullmq' }), {
-    timeoutMs: 15_000,
+    timeoutMs: 30_000,
     message: 'the SSOT shows the BullMQ failure',
   });
   const answer = await command(stack, `retry:${job.id}`, 'retry');
   expect(answer.status).toBe(202);
 
   await eventually(async () => expect(await Job.fromId(q, job.id!)).toMatchObject({ attemptsMade: 2, returnvalue: 'done' }), {
-    timeoutMs: 15_000,
+    timeoutMs: 30_000,
     message: 'BullMQ ran the job again',
   });
   await eventually(async () => expect(await ssotJob(`retry:${job.id}`)).toMatchObject({ status: 'completed', attempts: 2, error: null, userId: 'auth0|5f3a' }), {
-    timeoutMs: 15_000,
+    timeoutMs: 30_000,
     message: 'the SSOT shows it completed',
   });
   expect(await commandRow(answer.body.command_id!)).toMatchObject({ status: 'succeeded', action: 'retry', requestedBy: 'bullmq-admin' });
@@ -80,14 +80,14 @@ it('POST …/cancel on a waiting job removes it from BullMQ and the SSOT shows i
   // No worker: the job stays waiting.
   const q = queue('cancel-waiting');
   const job = await q.add('report', {});
-  await eventually(async () => expect(await ssotJob(`cancel-waiting:${job.id}`)).toMatchObject({ status: 'pending' }), { timeoutMs: 15_000, message: 'the SSOT has the job pending' });
+  await eventually(async () => expect(await ssotJob(`cancel-waiting:${job.id}`)).toMatchObject({ status: 'pending' }), { timeoutMs: 30_000, message: 'the SSOT has the job pending' });
 
   const answer = await command(stack, `cancel-waiting:${job.id}`, 'cancel');
   expect(answer.status).toBe(202);
-  await eventually(async () => expect(await ssotJob(`cancel-waiting:${job.id}`)).toMatchObject({ status: 'cancelled' }), { timeoutMs: 15_000, message: 'the SSOT shows it cancelled' });
+  await eventually(async () => expect(await ssotJob(`cancel-waiting:${job.id}`)).toMatchObject({ status: 'cancelled' }), { timeoutMs: 30_000, message: 'the SSOT shows it cancelled' });
   expect(await Job.fromId(q, job.id!)).toBeUndefined();
   expect(await q.getJobCounts('waiting')).toMatchObject({ waiting: 0 });
-  await eventually(async () => expect(await commandRow(answer.body.command_id!)).toMatchObject({ status: 'succeeded' }), { timeoutMs: 10_000 });
+  await eventually(async () => expect(await commandRow(answer.body.command_id!)).toMatchObject({ status: 'succeeded' }), { timeoutMs: 20_000 });
 });
 
 it('POST …/cancel on an active job fails it in BullMQ "cancelled by admin", without a retry, and the SSOT shows the same', async () => {
@@ -99,18 +99,18 @@ it('POST …/cancel on an active job fails it in BullMQ "cancelled by admin", wi
     return 'finished anyway';
   });
   const job = await q.add('render', {}, { attempts: 3 });
-  await eventually(async () => expect(await ssotJob(`cancel-active:${job.id}`)).toMatchObject({ status: 'processing' }), { timeoutMs: 15_000, message: 'the SSOT has it processing' });
+  await eventually(async () => expect(await ssotJob(`cancel-active:${job.id}`)).toMatchObject({ status: 'processing' }), { timeoutMs: 30_000, message: 'the SSOT has it processing' });
 
   const answer = await command(stack, `cancel-active:${job.id}`, 'cancel');
   expect(answer.status).toBe(202);
   await eventually(async () => expect(await ssotJob(`cancel-active:${job.id}`)).toMatchObject({ status: 'failed', error: 'cancelled by admin', attempts: 1 }), {
-    timeoutMs: 15_000,
+    timeoutMs: 30_000,
     message: 'the SSOT shows it failed, cancelled by admin',
   });
   expect(await (await Job.fromId(q, job.id!))!.getState()).toBe('failed');
   // The processor still returns; BullMQ refuses its result (the lock is gone), the job stays failed.
   release();
-  await eventually(async () => expect(await commandRow(answer.body.command_id!)).toMatchObject({ status: 'succeeded' }), { timeoutMs: 10_000 });
+  await eventually(async () => expect(await commandRow(answer.body.command_id!)).toMatchObject({ status: 'succeeded' }), { timeoutMs: 20_000 });
   const after = (await Job.fromId(q, job.id!))!;
   expect([await after.getState(), after.failedReason, after.returnvalue ?? null]).toEqual(['failed', 'cancelled by admin', null]);
 });
@@ -122,16 +122,16 @@ it('a worker that stops is announced offline once; one still running keeps its h
   worker('workers', async () => 'ok', { name: 'staying-worker' });
   const status = (id: string) => stack.prisma.worker.findUnique({ where: { id } }).then((w) => w?.status);
   await waitFor(async () => (await status('leaving-worker')) === 'online' && (await status('staying-worker')) === 'online', {
-    timeoutMs: 15_000,
+    timeoutMs: 30_000,
     message: 'both workers online in the SSOT',
   });
 
   await leaving.close();
-  await waitFor(async () => (await status('leaving-worker')) === 'offline', { timeoutMs: 15_000, message: 'the stopped worker offline' });
+  await waitFor(async () => (await status('leaving-worker')) === 'offline', { timeoutMs: 30_000, message: 'the stopped worker offline' });
   // Three more polls: the staying worker's heartbeats show the bridge went on looking.
   const heartbeats = () => stack.prisma.processedEvent.count({ where: { name: 'worker:heartbeat' } });
   const seen = await heartbeats();
-  await waitFor(async () => (await heartbeats()) >= seen + 3, { timeoutMs: 15_000, message: 'three more polls' });
+  await waitFor(async () => (await heartbeats()) >= seen + 3, { timeoutMs: 30_000, message: 'three more polls' });
   const offline = await stack.prisma.logEntry.findMany({ where: { message: { startsWith: 'Worker leaving-worker offline' } } });
   expect(offline.map((entry) => entry.message)).toEqual(["Worker leaving-worker offline: gone from BullMQ's worker list"]);
   expect(await status('staying-worker')).toBe('online');
