@@ -68,7 +68,10 @@ function useViewKeys(main: React.RefObject<HTMLElement | null>) {
       if (!route) return;
       event.preventDefault();
       navigate(route.path);
-      requestAnimationFrame(() => main.current?.focus({ preventScroll: false }));
+      requestAnimationFrame(() => {
+        main.current?.focus({ preventScroll: true });
+        scrollTo(0, 0);
+      });
     };
     addEventListener('keydown', onKey);
     return () => removeEventListener('keydown', onKey);

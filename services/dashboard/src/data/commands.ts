@@ -1,7 +1,7 @@
 import type { CommandAction, CommandRecord, JobStatus } from '@agentos/contracts';
 import { BUILTIN_SOURCE_CAPABILITIES } from '@agentos/contracts';
 import { type ApiClient, segment } from './api-client';
-import { type JobFilters, normaliseFilters } from './jobs-search';
+import { type JobFilters, normaliseFilters, statusList } from './jobs-search';
 
 /**
  * Admin commands (CONTRACT §8): retry or cancel one job, or every job a search matches (bulk,
@@ -53,8 +53,14 @@ export interface BulkProgress {
   done: boolean;
 }
 
+/** The search filters as a bulk command's JSON `filter` takes them: `status` a list, the rest as they are. */
+export function bulkFilter(filters: JobFilters): Record<string, string | string[]> {
+  const { status, ...rest } = normaliseFilters(filters);
+  return { ...rest, ...(status ? { status: statusList(status) } : {}) };
+}
+
 export const startBulk = (api: ApiClient, action: CommandAction, filters: JobFilters): Promise<BulkAccepted> =>
-  api.post<BulkAccepted>('/api/admin/jobs/bulk', { action, filter: normaliseFilters(filters) });
+  api.post<BulkAccepted>('/api/admin/jobs/bulk', { action, filter: bulkFilter(filters) });
 
 export const bulkProgressKey = (id: string) => ['jobs', 'bulk', id] as const;
 

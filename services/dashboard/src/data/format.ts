@@ -47,7 +47,7 @@ export function formatDuration(ms: number | null | undefined): string {
 }
 
 /** Seconds as a duration (`uptime`, `oldest_pending_age_s`). */
-export const formatSeconds = (s: number | null | undefined): string => (s === null || s === undefined ? '—' : formatDuration(s * 1000));
+export const formatSeconds = (s: number | null | undefined): string => (s === null || s === undefined ? '—' : s < 1 ? `${Math.round(s)} s` : formatDuration(s * 1000));
 
 /** How long ago `iso` was, from `now`: `12 s ago`, `3 min ago`; `—` for none. */
 export function formatAge(iso: string | null | undefined, now: number): string {

@@ -86,6 +86,14 @@ function SearchForm({ filters, search }: { filters: JobFilters; search: string }
 
   return (
     <form className="filters search-form" role="search" aria-label="Search jobs" onSubmit={submit}>
+      <fieldset className="checks checks-row">
+        <legend>Status</legend>
+        {JOB_STATUSES.map((status) => (
+          <label key={status}>
+            <input type="checkbox" name="status" value={status} checked={statuses.includes(status)} onChange={() => toggleStatus(status)} /> {status}
+          </label>
+        ))}
+      </fieldset>
       <div className="field field-grow">
         <label htmlFor={ids.q}>Text</label>
         <input id={ids.q} name="q" type="search" value={draft.q ?? ''} onChange={set('q')} placeholder="in type and error" aria-invalid={qProblem ? true : undefined} aria-describedby={qProblem ? `${ids.q}-problem` : undefined} />
@@ -95,14 +103,6 @@ function SearchForm({ filters, search }: { filters: JobFilters; search: string }
           </span>
         )}
       </div>
-      <fieldset className="checks field">
-        <legend>Status</legend>
-        {JOB_STATUSES.map((status) => (
-          <label key={status}>
-            <input type="checkbox" name="status" value={status} checked={statuses.includes(status)} onChange={() => toggleStatus(status)} /> {status}
-          </label>
-        ))}
-      </fieldset>
       <div className="field">
         <label htmlFor={ids.queue}>Queue</label>
         <input id={ids.queue} name="queue" value={draft.queue ?? ''} onChange={set('queue')} list={`${ids.lists}-queues`} autoComplete="off" />

@@ -89,7 +89,7 @@ function Notifications() {
   return (
     <Section title={`Notifications and alerts${notifications?.unread ? ` (${notifications.unread} unread)` : ''}`} source="dashboard">
       {!notifications || notifications.recent.length === 0 ? <Empty>No notifications or alerts.</Empty> : (
-        <ol className="notifications">
+        <ol className="notifications" tabIndex={0} aria-label="Notifications and alerts, newest first">
           {notifications.recent.map((n: Notification) => (
             <li key={n.id} className={`notification severity-${n.severity} ${n.read ? '' : 'unread'}`}>
               <div className="notification-head">
