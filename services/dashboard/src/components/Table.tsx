@@ -1,4 +1,4 @@
-import type { ReactNode } from 'react';
+import { memo, type ReactNode } from 'react';
 import { Empty } from './Empty';
 
 export interface Column<T> {
@@ -38,16 +38,26 @@ export function Table<T>({ rows, columns, rowKey, caption, empty, hideCaption = 
         </thead>
         <tbody>
           {rows.map((row) => (
-            <tr key={rowKey(row)}>
-              {columns.map((column) => (
-                <td key={column.key} className={`${column.numeric ? 'num' : ''} ${column.className ?? ''}`}>
-                  {column.cell(row)}
-                </td>
-              ))}
-            </tr>
+            <Row key={rowKey(row)} row={row} columns={columns as readonly Column<unknown>[]} />
           ))}
         </tbody>
       </table>
     </div>
   );
 }
+
+/**
+ * One row, drawn again only when its row object changed: the live store keeps unchanged rows'
+ * identity across versions, so a patch that touches one job re-renders that job's row alone.
+ */
+const Row = memo(function Row({ row, columns }: { row: unknown; columns: readonly Column<unknown>[] }) {
+  return (
+    <tr>
+      {columns.map((column) => (
+        <td key={column.key} className={`${column.numeric ? 'num' : ''} ${column.className ?? ''}`}>
+          {column.cell(row)}
+        </td>
+      ))}
+    </tr>
+  );
+});
