@@ -349,8 +349,12 @@ describe('dispatcher', () => {
     // The event itself is done: refusal is the outbox's business.
     expect(await prisma.processedEvent.count({ where: { id: event.id } })).toBe(1);
     webhook.answer(200);
-    await waitFor(() => webhook.received.filter((r) => r.id === event.id).length === 1, { timeoutMs: 10_000, message: 'delivered on a retry' });
-    expect(await prisma.alertOutbox.findUniqueOrThrow({ where: { eventId: event.id } })).toMatchObject({ lastError: null, deliveredAt: expect.any(Date) });
+    // The row is marked after the webhook has answered: wait on the row, then check the webhook saw it once.
+    await waitFor(
+      async () => expect(await prisma.alertOutbox.findUniqueOrThrow({ where: { eventId: event.id } })).toMatchObject({ lastError: null, deliveredAt: expect.any(Date) }) ?? true,
+      { timeoutMs: 10_000, message: 'delivered on a retry' },
+    );
+    expect(webhook.received.filter((r) => r.id === event.id)).toHaveLength(1);
   });
 
   it('dead-letters malformed stream entries at once', async () => {
