@@ -29,6 +29,9 @@ const SERVICES = [
   // The bridges stand on a job platform's side (CONTRACT §1): run only when their platform is named.
   { name: 'celery-bridge', offset: 5, when: 'CELERY_BROKER_URL' },
   { name: 'bullmq-bridge', offset: 6, when: 'BULLMQ_REDIS_URL' },
+  // A simulated AgentOS platform posting to the api, so a first look shows a living system; a
+  // client of the api, it starts once the api answers and stops before the services.
+  { name: 'simulator', offset: 7, unless: '--no-sim', client: true },
 ];
 /** How long to wait for the API's first 200 before saying so (the services keep running). */
 const READY_TIMEOUT_MS = 30_000;
@@ -44,6 +47,8 @@ const env = process.env;
 const output = createOutput();
 const log = (message) => output.launcher(message);
 const supervisor = new Supervisor({ output, onFatal: (message) => void shutdown(1, message) });
+/** The api's clients (the simulator), stopped first: their last events (its workers going offline) still reach the api. */
+const clients = new Supervisor({ output, onFatal: (message) => void shutdown(1, message) });
 
 /** @type {Awaited<ReturnType<typeof startEmbeddedPostgres>> | null} */
 let embeddedDatabase = null;
@@ -55,13 +60,18 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => o
 process.on('uncaughtException', (error) => void shutdown(1, `launcher error: ${error.stack ?? error}`));
 process.on('unhandledRejection', (error) => void shutdown(1, `launcher error: ${error?.stack ?? error}`));
 // Whatever path leads out, no child outlives the launcher.
-process.on('exit', () => supervisor.killAll());
+process.on('exit', () => {
+  clients.killAll();
+  supervisor.killAll();
+});
 
 main().catch((error) => void shutdown(1, error.message));
 
 async function main() {
   const dataDir = resolve(env.SSOT_DATA_DIR || join(ROOT, '.data'));
-  const services = SERVICES.filter((service) => !service.when || env[service.when]).map((service) => describeService(service, portBase()));
+  const services = SERVICES.filter((service) => (!service.when || env[service.when]) && !process.argv.includes(service.unless)).map((service) =>
+    describeService(service, portBase()),
+  );
   const built = services.filter((service) => service.built);
   if (built.length === 0) throw new Error('no service is built (services/*/dist/index.js): run `npm run build` first');
   const busy = [];
@@ -73,6 +83,7 @@ async function main() {
   const auth = await resolveAuth(env, dataDir);
   log(`Data: ${dataDir}; ${describeAuth(auth.mode, dataDir)}`);
   supervisor.startWatchdog();
+  clients.startWatchdog();
 
   // The slow steps overlap. The database, the longest, starts first, in a worker thread; meanwhile
   // @agentos/db loads, Redis is found or started, and the services that do not use the database start.
@@ -93,14 +104,14 @@ async function main() {
   const gatewayOrigins = env.CORS_ORIGINS || `http://127.0.0.1:${apiPort},http://localhost:${apiPort}`;
   const start = (list) => {
     for (const service of list) {
-      supervisor.startService(service.name, service.script, {
+      (service.client ? clients : supervisor).startService(service.name, service.script, {
         cwd: service.dir,
         env: {
           ...env,
           ...auth.env,
           ...(service.name === 'realtime-gateway' ? { CORS_ORIGINS: gatewayOrigins } : {}),
-          // A bridge posts to this api like any platform, with an ingest token this api takes.
-          ...(service.name.endsWith('-bridge')
+          // A bridge (or the simulator) posts to this api like any platform, with an ingest token this api takes.
+          ...(service.name.endsWith('-bridge') || service.name === 'simulator'
             ? { INGEST_URL: env.INGEST_URL || `http://127.0.0.1:${apiPort}`, INGEST_TOKEN: env.INGEST_TOKEN || (auth.env.INGEST_TOKENS ?? env.INGEST_TOKENS ?? '').split(',')[0].trim() }
             : {}),
           PORT: String(service.port),
@@ -112,9 +123,9 @@ async function main() {
     }
     if (list.length > 0) log(`Services: started ${list.map((service) => `${service.name} :${service.port}`).join(', ')}`);
   };
-  start(built.filter((service) => !service.usesDatabase));
+  start(built.filter((service) => !service.usesDatabase && !service.client));
   await databaseReady;
-  start(built.filter((service) => service.usesDatabase));
+  start(built.filter((service) => service.usesDatabase && !service.client));
   const skipped = services.filter((service) => !service.built).map((service) => service.name);
   if (skipped.length > 0) log(`Services: not built, skipped: ${skipped.join(', ')}`);
 
@@ -125,7 +136,10 @@ async function main() {
       ? [{ url: `http://127.0.0.1:${api.port}/api/admin/ssot`, headers: { authorization: `Bearer ${auth.devToken}` } }]
       : built.map((service) => ({ url: `http://127.0.0.1:${service.port}/readyz`, headers: {} }));
   const readyAfterMs = await waitUntilReady(probes);
-  if (readyAfterMs === null || shuttingDown) return;
+  if (shuttingDown) return;
+  // Not ready in time: the clients start all the same (they retry), as the services keep running.
+  start(built.filter((service) => service.client));
+  if (readyAfterMs === null) return;
   if (api) printBanner({ api, services: built, auth, dataDir, readyAfterMs });
   else log(`Ready in ${seconds(readyAfterMs)} (the api service is not built: no HTTP entry point)`);
 }
@@ -211,6 +225,10 @@ function printBanner({ api, services, auth, dataDir, readyAfterMs }) {
     ...services
       .filter((service) => service.name.endsWith('-bridge'))
       .map((service) => `  ${service.name.padEnd(11)} :${service.port} feeding the SSOT from ${service.name === 'celery-bridge' ? `CELERY_BROKER_URL ${redact(env.CELERY_BROKER_URL)}` : `BULLMQ_REDIS_URL ${redact(env.BULLMQ_REDIS_URL)}`}`),
+    ...services
+      .filter((service) => service.name === 'simulator')
+      .map((service) => `  simulator   :${service.port} a simulated AgentOS platform posting to the api (npm start -- --no-sim: without it)`),
+    ...(process.argv.includes('--no-sim') ? ['  simulator   off (--no-sim): the numbers move only with the events you post'] : []),
     '',
   ];
   if (auth.devToken) {
@@ -242,6 +260,7 @@ function onSignal(signal) {
   }
   if (Date.now() - firstSignalAt < SAME_SIGNAL_MS) return;
   log(`${signal} again: killing everything`);
+  clients.killAll();
   supervisor.killAll();
   releaseDataDir?.();
   process.exit(1);
@@ -254,6 +273,7 @@ async function shutdown(code, reason) {
   firstSignalAt ||= Date.now();
   if (reason) log(code === 0 ? reason : `error: ${reason}`);
   try {
+    await clients.stopServices(SERVICE_GRACE_MS);
     await supervisor.stopServices(SERVICE_GRACE_MS);
     await embeddedDatabase?.stop();
     await supervisor.stopAll();
@@ -262,6 +282,7 @@ async function shutdown(code, reason) {
     code ||= 1;
   }
   supervisor.stopWatchdog();
+  clients.stopWatchdog();
   releaseDataDir?.();
   log(code === 0 ? 'stopped' : `stopped (exit ${code})`);
   process.exit(code);
@@ -275,7 +296,7 @@ function portBase() {
   return value;
 }
 
-function describeService({ name, offset }, base) {
+function describeService({ name, offset, client = false }, base) {
   const dir = join(ROOT, 'services', name);
   const script = join(dir, 'dist', 'index.js');
   const built = existsSync(script);
@@ -283,7 +304,7 @@ function describeService({ name, offset }, base) {
   // others start while that happens.
   const manifest = built ? JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) : {};
   const usesDatabase = Boolean(manifest.dependencies?.['@agentos/db']);
-  return { name, dir, script, port: base + offset, built, usesDatabase };
+  return { name, dir, script, port: base + offset, built, usesDatabase, client };
 }
 
 function describeAuth(mode, dataDir) {

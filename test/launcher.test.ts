@@ -5,6 +5,7 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { io as connectSocket, type Socket } from 'socket.io-client';
 import { waitFor } from './support/wait';
 
 // `npm start` end to end: scripts/start.mjs with real processes (services/*/dist, a private
@@ -25,6 +26,8 @@ const TEMPLATE_PREPARED = existsSync(
 );
 const FIRST_READY_WITHIN_MS = TEMPLATE_PREPARED ? READY_WITHIN_MS : 40_000;
 const EXIT_WITHIN_MS = 15_000;
+/** The simulator's port, PORT_BASE + this (scripts/start.mjs). */
+const SIMULATOR_OFFSET = 7;
 
 interface Launcher {
   child: ChildProcess;
@@ -34,23 +37,26 @@ interface Launcher {
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'ssot-launcher-'));
+/** Data dirs of tests that start from nothing on their own. */
+const freshDirs: string[] = [];
 const launchers: Launcher[] = [];
 const portsUsed = new Set<number>();
 let portBase = 0;
 let closedPort = 0;
 
-function startLauncher(): Launcher {
+function startLauncher(options: { dataDir?: string; env?: Record<string, string>; args?: string[] } = {}): Launcher {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of ['REDIS_URL', 'DATABASE_URL', 'AUTH_JWT_SECRET', 'AUTH_JWKS_URL', 'INGEST_TOKENS', 'SSOT_NAMESPACE']) {
     delete env[name];
   }
   Object.assign(env, {
-    SSOT_DATA_DIR: dataDir,
+    SSOT_DATA_DIR: options.dataDir ?? dataDir,
     PORT_BASE: String(portBase),
     // Nothing listens there: the launcher must start its own redis-server.
     LAUNCHER_REDIS_PROBE_URL: `redis://127.0.0.1:${closedPort}`,
+    ...options.env,
   });
-  const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.mjs')], {
+  const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.mjs'), ...(options.args ?? [])], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -215,6 +221,18 @@ function freePort(): Promise<number> {
   });
 }
 
+/** An admin's socket on the gateway, every message it receives kept in order. */
+async function adminSocket(port: number, token: string): Promise<{ socket: Socket; messages: { type: string; data: any }[] }> {
+  const socket = connectSocket(`http://127.0.0.1:${port}`, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+  const messages: { type: string; data: any }[] = [];
+  socket.onAny((_event: string, message: { type: string; data: any }) => messages.push(message));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  return { socket, messages };
+}
+
 function tail(launcher: Launcher): string {
   return launcher.output().split('\n').slice(-40).join('\n');
 }
@@ -223,10 +241,10 @@ beforeAll(async () => {
   // Below the ephemeral range (32768+), where the launcher's own free ports (Redis, PGlite) come from.
   for (let attempt = 0; attempt < 50 && portBase === 0; attempt++) {
     const base = 10_000 + Math.floor(Math.random() * 22_000);
-    const ports = [0, 1, 2, 3, 4].map((offset) => base + offset);
+    const ports = [0, 1, 2, 3, 4, SIMULATOR_OFFSET].map((offset) => base + offset);
     if ((await Promise.all(ports.map(canBind))).every(Boolean)) portBase = base;
   }
-  if (portBase === 0) throw new Error('no five free consecutive ports found');
+  if (portBase === 0) throw new Error('no five free consecutive ports (and the simulator\'s) found');
   closedPort = await freePort();
 });
 
@@ -240,7 +258,7 @@ afterAll(async () => {
     timeoutMs: 10_000,
     message: `ports ${[...portsUsed].join(', ')} to close`,
   });
-  rmSync(dataDir, { recursive: true, force: true });
+  for (const dir of [dataDir, ...freshDirs]) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('npm start (scripts/start.mjs)', () => {
@@ -271,6 +289,84 @@ describe('npm start (scripts/start.mjs)', () => {
     expectFullSnapshot(await snapshotBy(portBase, token, deadline, launcher));
     expect(launcher.output()).toMatch(/Database: \d+ jobs already there/);
 
+    await stopAndExpectClean(launcher, [redisPort, portBase]);
+  }, 60_000);
+
+  it('runs the simulator by default: within 30 s of a fresh start the numbers move, then a failure, a threshold warning and a crash, and it reads healthy throughout', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'ssot-launcher-sim-'));
+    freshDirs.push(fresh);
+    // The demo six times as quick (jobs, heartbeats, the backlog, the crash): minutes become seconds.
+    // At its own pace the same things happen within two minutes (services/simulator/test/scenario.test.ts).
+    const launcher = startLauncher({ dataDir: fresh, env: { SIM_SPEED: '6' } });
+    const ready = launcher.spawnedAt + FIRST_READY_WITHIN_MS;
+    const token = await fromOutput(launcher, /^ *token: (\S+)$/m, ready);
+    const redisPort = Number(await fromOutput(launcher, /Redis: started redis-server on 127\.0\.0\.1:(\d+)/, ready));
+    portsUsed.add(redisPort).add(portBase + SIMULATOR_OFFSET);
+    expect(launcher.output()).toMatch(new RegExp(`^ *simulator +:${portBase + SIMULATOR_OFFSET} a simulated AgentOS platform posting to the api`, 'm'));
+    const { socket, messages } = await adminSocket(portBase + 1, token);
+    try {
+      const first = await snapshotBy(portBase, token, ready, launcher);
+      const processed = (body: Record<string, any>) => new Map<string, number>(body.agents_workers.agents.status.agents.map((a: any) => [a.name, a.jobs_processed]));
+      const failedCount = (body: Record<string, any>) => body.queue.queues.reduce((sum: number, q: any) => sum + q.failed, 0);
+      const before = processed(first);
+      const seen = { overThreshold: false, thresholdLogged: false };
+      /** Every snapshot read from here on reads healthy: served, no section errors, the system not down. */
+      const read = async (deadline: number) => {
+        const body = await snapshotBy(portBase, token, deadline, launcher);
+        expect({ errors: body.meta.errors, down: body.dashboard.system.status === 'down' }).toEqual({ errors: {}, down: false });
+        seen.overThreshold ||= body.queue.queues.some((q: any) => q.name === 'reports' && q.over_threshold);
+        seen.thresholdLogged ||= body.logs.recent_entries.some((e: any) => /^Queue reports has \d+ pending jobs \(threshold 50\)$/.test(e.message));
+        return body;
+      };
+
+      const moving = launcher.spawnedAt + 30_000;
+      await waitFor(
+        async () => {
+          const body = await read(moving);
+          const simWorkers = body.dashboard.workers.details.filter((w: any) => w.id.startsWith('sim-') && w.status === 'online' && w.source === 'live');
+          const now = processed(body);
+          return (
+            simWorkers.length === 8 &&
+            [...before].every(([agent, count]) => now.get(agent)! > count) &&
+            body.system_control.services_status.simulator?.status === 'up' &&
+            body.dashboard.jobs.recent_jobs.some((j: any) => j.source === 'simulator')
+          );
+        },
+        { timeoutMs: Math.max(0, moving - Date.now()), intervalMs: 500, message: `simulator workers online and every agent's jobs moving\n${tail(launcher)}` },
+      );
+
+      const events = launcher.spawnedAt + 75_000;
+      const received = () => ({
+        failure: messages.some((m) => m.type === 'job:error' && m.data.worker_id?.startsWith('sim-') && typeof m.data.error === 'string'),
+        progress: messages.some((m) => m.type === 'job:progress' && m.data.user_id?.startsWith('auth0|') && m.data.progress > 0 && m.data.progress < 100),
+        thresholdWarning: messages.some((m) => m.type === 'queue:warning' && m.data.queue === 'reports' && m.data.threshold === 50 && m.data.pending > 50),
+        crash: messages.some((m) => m.type === 'worker:down' && m.data.worker_id.startsWith('sim-') && m.data.reason === 'heartbeat lapsed'),
+        patches: messages.some((m) => m.type === 'ssot:update'),
+      });
+      await waitFor(
+        async () => {
+          const body = await read(events);
+          return Object.values(received()).every(Boolean) && seen.overThreshold && seen.thresholdLogged && failedCount(body) > failedCount(first);
+        },
+        { timeoutMs: Math.max(0, events - Date.now()), intervalMs: 500, message: `a failure, a threshold warning and a crash: ${JSON.stringify({ ...received(), ...seen })}\n${tail(launcher)}` },
+      );
+    } finally {
+      socket.close();
+    }
+    await stopAndExpectClean(launcher, [redisPort, portBase, portBase + SIMULATOR_OFFSET]);
+  }, 120_000);
+
+  it('runs no simulator with npm start -- --no-sim, and says so', async () => {
+    const launcher = startLauncher({ args: ['--no-sim'] });
+    const deadline = launcher.spawnedAt + READY_WITHIN_MS;
+    const token = await fromOutput(launcher, /^ *token: (\S+)$/m, deadline);
+    const redisPort = Number(await fromOutput(launcher, /Redis: started redis-server on 127\.0\.0\.1:(\d+)/, deadline));
+    portsUsed.add(redisPort);
+    expect(launcher.output()).toMatch(/^ *simulator +off \(--no-sim\)/m);
+    expect(launcher.output()).not.toMatch(/started .*simulator/);
+    const body = await snapshotBy(portBase, token, deadline, launcher);
+    expect(body.system_control.services_status).not.toHaveProperty('simulator');
+    expect(await isListening(portBase + SIMULATOR_OFFSET)).toBe(false);
     await stopAndExpectClean(launcher, [redisPort, portBase]);
   }, 60_000);
 });
