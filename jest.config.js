@@ -14,6 +14,8 @@ module.exports = {
     ],
   },
   moduleNameMapper: {
+    // The dashboard is a service whose package entry is its static server, serve.cjs.
+    '^@agentos/dashboard$': '<rootDir>/services/dashboard/serve.cjs',
     '^@agentos/([a-z-]+)$': '<rootDir>/packages/$1/src',
     // The generated Prisma client imports its TypeScript siblings as `./x.js`.
     '^(\\.{1,2}/.*)\\.js$': '$1',

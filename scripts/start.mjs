@@ -102,6 +102,8 @@ async function main() {
   // The dashboard the api serves talks to the gateway on the next port: another origin, so the
   // gateway must allow it (CORS_ORIGINS; the default allows only its own).
   const gatewayOrigins = env.CORS_ORIGINS || `http://127.0.0.1:${apiPort},http://localhost:${apiPort}`;
+  const gatewayPort = services.find((service) => service.name === 'realtime-gateway')?.port;
+  const dashboardGateways = env.DASHBOARD_GATEWAY_URLS || (gatewayPort ? `http://127.0.0.1:${gatewayPort}` : '');
   const start = (list) => {
     for (const service of list) {
       (service.client ? clients : supervisor).startService(service.name, service.script, {
@@ -110,6 +112,7 @@ async function main() {
           ...env,
           ...auth.env,
           ...(service.name === 'realtime-gateway' ? { CORS_ORIGINS: gatewayOrigins } : {}),
+          ...(service.name === 'api' ? { DASHBOARD_GATEWAY_URLS: dashboardGateways } : {}),
           // A bridge (or the simulator) posts to this api like any platform, with an ingest token this api takes.
           ...(service.name.endsWith('-bridge') || service.name === 'simulator'
             ? { INGEST_URL: env.INGEST_URL || `http://127.0.0.1:${apiPort}`, INGEST_TOKEN: env.INGEST_TOKEN || (auth.env.INGEST_TOKENS ?? env.INGEST_TOKENS ?? '').split(',')[0].trim() }
@@ -218,7 +221,8 @@ function printBanner({ api, services, auth, dataDir, readyAfterMs }) {
     rule,
     `  ${output.paint('bold', 'AgentOS SSOT is running')} — ready in ${seconds(readyAfterMs)}`,
     '',
-    `  dashboard   ${base}/`,
+    // The dev token in the fragment: the browser keeps it for the tab and never sends it in a URL.
+    `  dashboard   ${base}/${auth.devToken ? `#token=${auth.devToken}` : ''}`,
     `  snapshot    ${base}/api/admin/ssot`,
     ...(gateway ? [`  realtime    ws://127.0.0.1:${gateway.port} (socket.io, auth: {token})`] : []),
     `  events      POST ${base}/api/events (Authorization: Bearer <ingest token>)`,

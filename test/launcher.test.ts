@@ -221,6 +221,19 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The banner's dashboard URL signs in with the dev token (in the fragment, never sent), and the
+ * api serves the build there, pointing the page at the gateway the launcher started.
+ */
+async function expectDashboard(launcher: Launcher, token: string): Promise<void> {
+  expect(launcher.output()).toContain(`dashboard   http://127.0.0.1:${portBase}/#token=${token}`);
+  const page = await fetch(`http://127.0.0.1:${portBase}/`);
+  expect({ status: page.status, type: page.headers.get('content-type') }).toEqual({ status: 200, type: 'text/html; charset=utf-8' });
+  expect(await page.text()).toMatch(/<div id="root"><\/div>/);
+  const config = await (await fetch(`http://127.0.0.1:${portBase}/config.json`)).json();
+  expect(config).toEqual({ apiUrl: '', gatewayUrls: [`http://127.0.0.1:${portBase + 1}`], auth: { mode: 'token' } });
+}
+
 /** An admin's socket on the gateway, every message it receives kept in order. */
 async function adminSocket(port: number, token: string): Promise<{ socket: Socket; messages: { type: string; data: any }[] }> {
   const socket = connectSocket(`http://127.0.0.1:${port}`, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
@@ -270,6 +283,7 @@ describe('npm start (scripts/start.mjs)', () => {
     const token = await fromOutput(launcher, /^ *token: (\S+)$/m, deadline);
 
     expectFullSnapshot(await snapshotBy(portBase, token, deadline, launcher));
+    await expectDashboard(launcher, token);
     expect(launcher.output()).toMatch(/Database: demo data seeded \(\d+ jobs/);
     const ingestToken = await fromOutput(launcher, /^ *ingest token: (\S+)$/m, deadline);
     await expectEventsFlow(portBase, token, ingestToken, deadline, launcher);

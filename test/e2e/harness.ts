@@ -101,6 +101,8 @@ export async function startStack(options: StackOptions) {
       namespace,
       keys,
       prisma,
+      /** The stack's database, for another replica of a service on it. */
+      databaseUrl: db.url,
       apiUrl,
       /** An ingest token the api takes (`INGEST_TOKENS`). */
       ingestToken: INGEST_TOKEN,

@@ -32,6 +32,12 @@ export interface AppDeps {
   corsOrigins?: readonly string[];
   /** The api's version, in the OpenAPI document. @default '0.0.0' */
   version?: string;
+  /**
+   * The dashboard's static files (`@agentos/dashboard`'s serve.cjs): answers GET/HEAD of its own
+   * paths (`/`, the views, `/assets/*`, `/config.json`) with its own CSP, and returns false for
+   * everything else, which goes on to the api's routes. @default none: `/` is a 404
+   */
+  dashboard?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 /** The api as a request listener, with the routes it serves (`METHOD /path`, `{param}` templates). */
@@ -92,7 +98,9 @@ export function createApp(deps: AppDeps): ApiApp {
     try {
       const target = parseRequestTarget(req.url);
       if (cors(req, res)) return;
-      if (!ssot(req, res, target)) rest(req, res);
+      if (ssot(req, res, target)) return;
+      if (deps.dashboard?.(req, res)) return;
+      rest(req, res);
     } catch (error) {
       fail(req, res, error);
     }

@@ -1,6 +1,13 @@
 import { EVENT_ID_TTL_S } from '@agentos/contracts';
-import { AUTH_REQUIRED, authEnv, commonEnv, corsOriginsEnv, databaseEnv, eventStreamEnv, loadEnv, portEnv } from '@agentos/runtime';
+import { AUTH_REQUIRED, authEnv, commonEnv, corsOriginsEnv, databaseEnv, type EnvRule, eventStreamEnv, loadEnv, portEnv } from '@agentos/runtime';
 import { z } from 'zod';
+
+/** Comma-separated http(s) URLs (surrounding spaces and empty items ignored). */
+const urlList = z
+  .string()
+  .default('')
+  .transform((list) => list.split(',').map((url) => url.trim()).filter((url) => url !== ''))
+  .refine((urls) => urls.every((url) => URL.canParse(url) && /^https?:$/.test(new URL(url).protocol)), 'each must be an http(s) URL');
 
 export const apiEnv = z.object({
   ...commonEnv,
@@ -64,9 +71,47 @@ export const apiEnv = z.object({
    * needs no grant. @default none
    */
   CORS_ORIGINS: corsOriginsEnv,
+  /**
+   * The dashboard's static build, served at `/` (CONTRACT §1). Unset: the `@agentos/dashboard`
+   * package's `dist/` beside this service; a directory without a build leaves `/` answering 404
+   * (logged once at start) while every api route goes on. @default the package's dist/
+   */
+  DASHBOARD_DIR: z.string().min(1).optional(),
+  /**
+   * The realtime gateways the dashboard's browsers connect to, comma separated full URLs, tried
+   * in order. Empty: the page's own origin (an ingress routing `/socket.io` to the gateways).
+   * Each one is also written into the page's Content-Security-Policy `connect-src`. @default none
+   */
+  DASHBOARD_GATEWAY_URLS: urlList,
+  /**
+   * How the dashboard signs its users in: `token` (an admin token pasted as `#token=…` in the
+   * URL, kept for the tab; development) or `oidc` (OpenID Connect, authorization code + PKCE;
+   * needs DASHBOARD_OIDC_ISSUER and DASHBOARD_OIDC_CLIENT_ID). The api verifies the token either
+   * way. @default token
+   */
+  DASHBOARD_AUTH: z.enum(['token', 'oidc']).default('token'),
+  /** The OIDC issuer (its discovery document is at `/.well-known/openid-configuration`). @default none */
+  DASHBOARD_OIDC_ISSUER: z.url({ protocol: /^https?$/ }).optional(),
+  /** The dashboard's OIDC client id: a public client, PKCE, redirect URI `<origin>/auth/callback`. @default none */
+  DASHBOARD_OIDC_CLIENT_ID: z.string().min(1).optional(),
+  /** @default `openid profile` */
+  DASHBOARD_OIDC_SCOPE: z.string().min(1).default('openid profile'),
+  /** The access token's claim that holds `admin` or `user` (a dotted path for nested claims). @default role */
+  DASHBOARD_OIDC_ROLE_CLAIM: z.string().min(1).default('role'),
+  /** An RFC 8707 resource indicator to ask the access token for, when the provider needs one. @default none */
+  DASHBOARD_OIDC_RESOURCE: z.string().min(1).optional(),
 });
 export type ApiConfig = z.infer<typeof apiEnv>;
 
+/** `DASHBOARD_AUTH=oidc` needs its issuer and client id. */
+const DASHBOARD_OIDC_REQUIRED: EnvRule = (env) =>
+  env.DASHBOARD_AUTH === 'oidc'
+    ? [
+        ...(env.DASHBOARD_OIDC_ISSUER ? [] : ['  DASHBOARD_OIDC_ISSUER: required with DASHBOARD_AUTH=oidc']),
+        ...(env.DASHBOARD_OIDC_CLIENT_ID ? [] : ['  DASHBOARD_OIDC_CLIENT_ID: required with DASHBOARD_AUTH=oidc']),
+      ]
+    : [];
+
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): Readonly<ApiConfig> {
-  return loadEnv('api', apiEnv, env, [AUTH_REQUIRED]);
+  return loadEnv('api', apiEnv, env, [AUTH_REQUIRED, DASHBOARD_OIDC_REQUIRED]);
 }

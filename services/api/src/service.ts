@@ -12,6 +12,7 @@ import { EventIngest } from './event-ingest';
 import { IngestTokens } from './ingest-tokens';
 import { JobService } from './jobs';
 import { createApiMetrics } from './metrics';
+import { dashboardHandler } from './dashboard';
 import { securityHeaders } from './request-guard';
 import { SnapshotStore } from './snapshot-store';
 
@@ -98,6 +99,7 @@ export async function startApiService(
     bulk,
     corsOrigins: config.CORS_ORIGINS,
     version: API_VERSION,
+    dashboard: dashboardHandler(config, logger),
   });
   ctx.heartbeat(redis);
   // Takes up bulk commands: new ones, and those a stopped replica (or this one, before a restart) left.

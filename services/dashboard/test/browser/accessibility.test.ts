@@ -42,7 +42,7 @@ describe('accessibility of every view, light and dark', () => {
 
   beforeAll(async () => {
     stack = await startStack({ redisUrl: TEST_REDIS_URL, gateways: 0, name: 'dashboard-a11y' });
-    dash = await startDashboardServer({ apiUrl: stack.apiUrl, redisUrl: TEST_REDIS_URL, namespace: stack.namespace });
+    dash = await startDashboardServer({ redisUrl: TEST_REDIS_URL, namespace: stack.namespace, databaseUrl: stack.databaseUrl });
     browser = await launchBrowser();
     admin = await signToken({ sub: 'a11y-admin-with-a-rather-long-subject-name@example.com', role: 'admin' });
   });

@@ -28,7 +28,7 @@ describe('dashboard in the browser, on the real api and gateway', () => {
 
   beforeAll(async () => {
     stack = await startStack({ redisUrl: TEST_REDIS_URL, gateways: 0, name: 'dashboard-ui' });
-    dash = await startDashboardServer({ apiUrl: stack.apiUrl, redisUrl: TEST_REDIS_URL, namespace: stack.namespace });
+    dash = await startDashboardServer({ redisUrl: TEST_REDIS_URL, namespace: stack.namespace, databaseUrl: stack.databaseUrl });
     browser = await launchBrowser();
     admin = await signToken({ sub: 'auth0|ui-admin', role: 'admin' });
   });

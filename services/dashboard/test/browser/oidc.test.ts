@@ -4,10 +4,7 @@
 // An admin signs in and sees the snapshot live; a user signs in and sees no admin data.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
-import { loadApiConfig } from '../../../api/src/config';
-import { type ApiService, startApiService } from '../../../api/src/service';
 import { type Stack, startStack } from '../../../../test/e2e/harness';
 import { freePort } from '../../../../test/support/processes';
 import { TEST_REDIS_URL } from '../../../../test/support/redis';
@@ -18,7 +15,6 @@ jest.setTimeout(90_000);
 
 describe('OpenID Connect sign-in against a real provider', () => {
   let stack: Stack;
-  let api: ApiService;
   let dash: DashboardServer;
   let provider: ChildProcess;
   let issuer: string;
@@ -29,10 +25,8 @@ describe('OpenID Connect sign-in against a real provider', () => {
     stack = await startStack({ redisUrl: TEST_REDIS_URL, gateways: 0, name: 'dashboard-oidc' });
     issuer = `http://127.0.0.1:${await freePort()}`;
     const jwks = { AUTH_JWKS_URL: `${issuer}/jwks`, AUTH_JWKS_ALLOW_HTTP: 'true' };
-    // The stack's api takes the test's HS256 tokens; this one takes the provider's, on the same namespace.
-    api = await startApiService(loadApiConfig({ REDIS_URL: TEST_REDIS_URL, SSOT_NAMESPACE: stack.namespace, LOG_LEVEL: 'silent', PORT: '0', INGEST_TOKENS: 'oidc-test-ingest-token-0123456789', ...jwks }), { listen: true });
-    const apiUrl = `http://127.0.0.1:${(api.server!.address() as AddressInfo).port}`;
-    dash = await startDashboardServer({ apiUrl, redisUrl: TEST_REDIS_URL, namespace: stack.namespace, gatewayAuth: jwks, auth: { mode: 'oidc', issuer, clientId: 'dashboard', scope: 'openid profile', roleClaim: 'role' } });
+    // The stack's api takes the test's HS256 tokens; the dashboard's api (and its gateway) take the provider's, on the same namespace.
+    dash = await startDashboardServer({ redisUrl: TEST_REDIS_URL, namespace: stack.namespace, databaseUrl: stack.databaseUrl, tokenAuth: jwks, auth: { mode: 'oidc', issuer, clientId: 'dashboard', scope: 'openid profile', roleClaim: 'role' } });
     provider = spawn(process.execPath, [join(__dirname, '..', 'support', 'oidc-provider.mjs')], { env: { ...process.env, PORT: new URL(issuer).port, DASHBOARD_ORIGIN: dash.url }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     await new Promise<void>((resolve, reject) => {
@@ -49,7 +43,6 @@ describe('OpenID Connect sign-in against a real provider', () => {
     await browser?.close();
     provider?.kill();
     await dash?.close();
-    await api?.stop();
     await stack?.stop();
   });
   afterEach(async () => {

@@ -1,34 +1,35 @@
-// The dashboard as the api will serve it, for browser tests until the api wires serve.cjs
-// itself: the built files through that same handler (same headers, same CSP), `/api/*` passed
-// to a real api, and the page's gateway a real realtime-gateway process behind a TCP proxy (so
-// the test can stop it and bring a new one back at the same address).
-import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
+// The dashboard as users reach it: a real api (in this process) serving the build at `/` from
+// its own DASHBOARD_* configuration, beside the stack's, on the same namespace and database, and
+// the page's gateway a real realtime-gateway process behind a TCP proxy (so a test can stop it
+// and bring a new one back at the same address).
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { type ServiceProcess, spawnService } from '../../../../test/support/processes';
+import { loadApiConfig } from '../../../api/src/config';
+import { type ApiService, startApiService } from '../../../api/src/service';
+import { freePort, type ServiceProcess, spawnService } from '../../../../test/support/processes';
 import { startTcpProxy } from '../../../../test/support/tcp-proxy';
 import { TEST_SECRET } from '../../../../test/support/tokens';
-import { createDashboardHandler, type DashboardAuth } from '../../serve.cjs';
+import type { DashboardAuth } from '../../serve.cjs';
 
 export const DIST = join(__dirname, '..', '..', 'dist');
 
 export interface DashboardServerOptions {
-  /** The api `/api/*` goes to. */
-  apiUrl: string;
-  /** The stack's Redis and namespace, for the gateway process. */
+  /** The stack's Redis, namespace and database: the api and the gateway use them. */
   redisUrl: string;
   namespace: string;
-  /** How the gateway verifies tokens. @default the test HS256 secret */
-  gatewayAuth?: Record<string, string>;
+  databaseUrl?: string;
+  /** How the api and the gateway verify tokens. @default the test HS256 secret */
+  tokenAuth?: Record<string, string>;
+  /** How the dashboard signs users in. @default { mode: 'token' } */
   auth?: DashboardAuth;
 }
 
 export type DashboardServer = Awaited<ReturnType<typeof startDashboardServer>>;
 
 export async function startDashboardServer(options: DashboardServerOptions) {
-  const server: Server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const tokenAuth = options.tokenAuth ?? { AUTH_JWT_SECRET: TEST_SECRET };
+  const apiPort = await freePort();
+  const url = `http://127.0.0.1:${apiPort}`;
   const gatewayEnv = {
     REDIS_URL: options.redisUrl,
     SSOT_NAMESPACE: options.namespace,
@@ -36,33 +37,45 @@ export async function startDashboardServer(options: DashboardServerOptions) {
     VERSION_CHECK_MS: '1000',
     // The page is another origin than the gateway: it must be let in (CONTRACT §2).
     CORS_ORIGINS: url,
-    ...(options.gatewayAuth ?? { AUTH_JWT_SECRET: TEST_SECRET }),
+    ...tokenAuth,
   };
   let gateway: ServiceProcess | null = await spawnService('realtime-gateway', gatewayEnv);
   const proxy = await startTcpProxy('127.0.0.1', gateway.port);
   const gatewayUrl = `http://127.0.0.1:${proxy.port}`;
-  const handler = createDashboardHandler(DIST, { gatewayUrls: [gatewayUrl], auth: options.auth });
-  if (!handler.available) throw new Error(`${DIST} holds no build: run npm run build first`);
-  const api = new URL(options.apiUrl);
-
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    if (handler(req, res)) return;
-    if (!req.url?.startsWith('/api/')) {
-      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"not_found","message":"no such route"}}');
-      return;
-    }
-    const upstream = request({ host: api.hostname, port: api.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    upstream.on('error', () => res.headersSent ? res.destroy() : res.writeHead(502).end());
-    req.pipe(upstream);
-  });
+  const auth = options.auth ?? { mode: 'token' };
+  const api: ApiService = await startApiService(
+    loadApiConfig({
+      REDIS_URL: options.redisUrl,
+      SSOT_NAMESPACE: options.namespace,
+      LOG_LEVEL: 'silent',
+      PORT: String(apiPort),
+      INGEST_TOKENS: 'dashboard-test-ingest-token-0123456789',
+      ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
+      ...tokenAuth,
+      DASHBOARD_DIR: DIST,
+      DASHBOARD_GATEWAY_URLS: gatewayUrl,
+      DASHBOARD_AUTH: auth.mode,
+      ...(auth.mode === 'oidc'
+        ? {
+            DASHBOARD_OIDC_ISSUER: auth.issuer ?? '',
+            DASHBOARD_OIDC_CLIENT_ID: auth.clientId ?? '',
+            ...(auth.scope ? { DASHBOARD_OIDC_SCOPE: auth.scope } : {}),
+            ...(auth.roleClaim ? { DASHBOARD_OIDC_ROLE_CLAIM: auth.roleClaim } : {}),
+            ...(auth.resource ? { DASHBOARD_OIDC_RESOURCE: auth.resource } : {}),
+          }
+        : {}),
+    }),
+    { listen: true },
+  );
+  if ((api.server!.address() as AddressInfo).port !== apiPort) throw new Error('the api is not on the port it was given');
+  const probe = await fetch(`${url}/`);
+  await probe.arrayBuffer();
+  if (probe.status !== 200) throw new Error(`${DIST} holds no build (GET / answered ${probe.status}): run npm run build first`);
 
   return {
     url,
     gatewayUrl,
-    csp: handler.csp,
+    csp: probe.headers.get('content-security-policy') ?? '',
     /** Stops the gateway process (its sockets drop; new connections are refused at the proxy's target). */
     async stopGateway(): Promise<void> {
       await gateway?.stop();
@@ -76,8 +89,7 @@ export async function startDashboardServer(options: DashboardServerOptions) {
     async close(): Promise<void> {
       await gateway?.stop();
       await proxy.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await api.stop();
     },
   };
 }
