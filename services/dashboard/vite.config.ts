@@ -24,5 +24,18 @@ export default defineConfig({
     assetsDir: 'assets',
     chunkSizeWarningLimit: 400,
   },
-  server: { port: 5173 },
+  // `npm run dev -w @agentos/dashboard` beside `npm start`: the page on :5173 reaches that api and
+  // gateway through these proxies, as one origin. The gateway admits only origins it knows
+  // (CORS_ORIGINS; npm start allows the api's), so the proxy presents the api's.
+  server: {
+    port: 5173,
+    proxy: {
+      '/api': { target: process.env.DASHBOARD_DEV_API ?? 'http://127.0.0.1:3000' },
+      '/socket.io': {
+        target: process.env.DASHBOARD_DEV_GATEWAY ?? 'http://127.0.0.1:3001',
+        ws: true,
+        headers: { origin: process.env.DASHBOARD_DEV_API ?? 'http://127.0.0.1:3000' },
+      },
+    },
+  },
 });
