@@ -43,9 +43,11 @@ export function prng(seed) {
  * @param {number} [options.inFlight] jobs between created and finished at any time. @default 300
  * @param {number} [options.heartbeatShare] share of events that are worker:heartbeat. @default 0.02
  * @param {number} [options.workers] workers sending heartbeats and running jobs. @default 20
+ * @param {number} [options.offlineShare] share of events that are worker:offline (the one event
+ *   whose action, alert_ops, calls the alert webhook). @default 0
  * @param {number} [options.seed] @default 1
  */
-export function createWorkload({ inFlight = 300, heartbeatShare = 0.02, workers = 20, seed = 1 } = {}) {
+export function createWorkload({ inFlight = 300, heartbeatShare = 0.02, offlineShare = 0, workers = 20, seed = 1 } = {}) {
   const random = prng(seed);
   const queues = [...REFERENCE_QUEUES];
   const queueShares = queues.map((q) => QUEUE_PROFILES[q].share);
@@ -54,6 +56,8 @@ export function createWorkload({ inFlight = 300, heartbeatShare = 0.02, workers 
   const workerIds = Array.from({ length: workers }, () => randomUUID());
   const jobs = [];
   const counts = {};
+  /** The ids of the worker:offline events made: each should reach the alert webhook once. */
+  const offlineIds = new Set();
 
   const lognormal = (median) => {
     // Box–Muller; sigma 0.8 like a run-time distribution with a long right tail.
@@ -108,16 +112,25 @@ export function createWorkload({ inFlight = 300, heartbeatShare = 0.02, workers 
     };
   }
 
+  function offline() {
+    const i = Math.floor(random() * workerIds.length);
+    return { name: 'worker:offline', payload: { worker_id: workerIds[i], reason: 'bench: worker stopped' } };
+  }
+
   /** The next event, with a fresh id; `occurred_at` is stamped when it is posted. */
   function next() {
     let event;
-    if (random() < heartbeatShare) event = heartbeat();
+    const u = random();
+    if (u < offlineShare) event = offline();
+    else if (u < offlineShare + heartbeatShare) event = heartbeat();
     // Below the target, mostly start jobs; at it, starts and advances balance (1 in 3 events of a
     // lifecycle is a start), so the number in flight hovers around the target.
     else if (jobs.length < inFlight * 0.9 || (jobs.length < inFlight * 1.1 && random() < 1 / 3)) event = newJob();
     else event = advance(Math.floor(random() * jobs.length));
     counts[event.name] = (counts[event.name] ?? 0) + 1;
-    return { id: randomUUID(), ...event };
+    const id = randomUUID();
+    if (event.name === 'worker:offline') offlineIds.add(id);
+    return { id, ...event };
   }
 
   /** `n` events as one `POST /api/events` body, stamped `at` (ms since epoch). */
@@ -128,5 +141,5 @@ export function createWorkload({ inFlight = 300, heartbeatShare = 0.02, workers 
     return { ids: events.map((e) => e.id), json: JSON.stringify({ events }) };
   }
 
-  return { next, body, counts };
+  return { next, body, counts, offlineIds };
 }

@@ -66,6 +66,7 @@ export async function startDispatcherService(
     redis,
     logger,
     batch: config.EVENT_BATCH,
+    minIntervalMs: config.EVENT_MIN_INTERVAL_MS,
     claimIdleMs: config.CLAIM_IDLE_MS,
     claimEveryMs: Math.max(250, Math.floor(config.CLAIM_IDLE_MS / 2)),
     handle: dispatcher.handle,
