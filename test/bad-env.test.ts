@@ -45,4 +45,14 @@ describe('a service with a bad environment', () => {
     expect(code).toBe(1);
     expect(stderr).toContain('  SSOT_NAMESPACE: letters, digits, _ . - only');
   });
+
+  it('dispatcher on Redis Cluster exits non-zero until SSOT_NAMESPACE is a hash tag', async () => {
+    const { code, stderr } = await run('dispatcher', { REDIS_URL: 'redis+cluster://127.0.0.1:7000,127.0.0.1:7001', SSOT_NAMESPACE: 'ssot' });
+    expect(code).toBe(1);
+    expect(stderr).toContain('dispatcher: invalid environment (2 problems)');
+    expect(stderr).toContain('  DATABASE_URL: is required');
+    expect(stderr).toContain(
+      '  SSOT_NAMESPACE: must contain a hash tag on Redis Cluster (REDIS_URL is redis+cluster://): a name in braces, such as {ssot}, so that every key is in one slot',
+    );
+  });
 });

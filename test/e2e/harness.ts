@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { CentralDataService, type CentralDataServiceOptions, EventPublisher } from '@agentos/client';
 import { type EventName, type EventPayload, REFERENCE_QUEUES, redisKeys, type Snapshot } from '@agentos/contracts';
 import { createPrismaClient, createTestDatabase, seedReferenceDataset, type PrismaClient, type TestDatabase } from '@agentos/db';
+import { isClusterUrl } from '@agentos/runtime';
 import { loadApiConfig } from '../../services/api/src/config';
 import { startApiService, type ApiService } from '../../services/api/src/service';
 import { loadCollectorConfig } from '../../services/collector/src/config';
@@ -39,7 +40,7 @@ export function spawnGateway(env: Record<string, string>): Promise<GatewayProces
 }
 
 export interface StackOptions {
-  /** The Redis every service uses. */
+  /** The Redis every service uses; on a Redis Cluster the namespace is a hash tag. */
   redisUrl: string;
   /** How many gateway processes. */
   gateways: number;
@@ -55,7 +56,7 @@ export type Stack = Awaited<ReturnType<typeof startStack>>;
 
 /** The system on its own namespace and database, with a first snapshot built. */
 export async function startStack(options: StackOptions) {
-  const namespace = uniqueNamespace(options.name);
+  const namespace = uniqueNamespace(options.name, { hashTag: isClusterUrl(options.redisUrl) });
   const keys = redisKeys(namespace);
   const db: TestDatabase = await createTestDatabase(options.name);
   const prisma: PrismaClient = createPrismaClient(db.url);

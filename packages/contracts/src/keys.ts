@@ -6,6 +6,11 @@ import { idKeyPart } from './ids';
  *
  * With an empty namespace the snapshot key is exactly `admin:dashboard:v4` (CONTRACT §2); with
  * namespace `t1` it is `t1:admin:dashboard:v4`.
+ *
+ * Every name starts with the namespace. On Redis Cluster the namespace is a hash tag (`{ssot}`):
+ * Redis then hashes every key on the tag alone, so all of them share one slot and any script or
+ * MULTI may touch any of them together (the ids inside a name are escaped, `idKeyPart`, so none
+ * adds a brace of its own — and only the first tag of a name counts anyway).
  */
 export interface RedisKeys {
   readonly namespace: string;
@@ -70,6 +75,20 @@ export interface RedisKeys {
   readonly sourceCapabilities: string;
   /** Hash queue → JSON `{pending, workers?, source, at}`: the depth each platform's broker last reported (`queue:stats`). */
   readonly queueStats: string;
+  /** Channel prefix of the socket.io Redis adapter (its channels are `<prefix>#/#…`). */
+  readonly socketIo: string;
+}
+
+/**
+ * The hash tag of `namespace` as Redis Cluster reads it from every key that starts with it: what
+ * lies between its first `{` and the next `}`, when that is not empty; else null (the keys would
+ * hash on their whole names, each to a slot of its own).
+ */
+export function namespaceHashTag(namespace: string): string | null {
+  const open = namespace.indexOf('{');
+  if (open < 0) return null;
+  const close = namespace.indexOf('}', open + 1);
+  return close > open + 1 ? namespace.slice(open + 1, close) : null;
 }
 
 /** Consumer group of the executors (bridges, `CommandConsumer`s) on each command stream. */
@@ -126,5 +145,6 @@ export function redisKeys(namespace = ''): RedisKeys {
     commands: (source: string) => k(`ssot:commands:${idKeyPart(source)}`),
     sourceCapabilities: k('ssot:sources'),
     queueStats: k('queues:broker_stats'),
+    socketIo: k('socket.io'),
   });
 }

@@ -1,8 +1,9 @@
+import { namespaceHashTag } from '@agentos/contracts';
 import { z } from 'zod';
 import { AUTH_DEFAULTS } from './auth';
 import { ConfigError } from './errors';
 import { EVENT_STREAM_MAXLEN } from './events';
-import { isRedisUrl } from './redis';
+import { isClusterUrl, isRedisUrl } from './redis';
 
 /**
  * Environment loading (CONTRACT §2). Each service declares one zod object of the variables it
@@ -14,17 +15,35 @@ const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 
 export const redisEnv = {
-  /** @default redis://127.0.0.1:6379 */
   /**
-   * One server (`redis://`, `rediss://`) or a Sentinel deployment
-   * (`redis+sentinel://host:26379,host:26379/master`; runtime/redis.ts). @default redis://127.0.0.1:6379
+   * One server (`redis://`, `rediss://`), a Sentinel deployment
+   * (`redis+sentinel://host:26379,host:26379/master`) or a Redis Cluster
+   * (`redis+cluster://host:6379,host:6379`; SSOT_NAMESPACE must then be a hash tag, CLUSTER_NAMESPACE).
+   * runtime/redis.ts. @default redis://127.0.0.1:6379
    */
-  REDIS_URL: z.string().refine(isRedisUrl, 'must be a redis://, rediss:// or redis+sentinel://host:port[,host:port…]/master URL').default('redis://127.0.0.1:6379'),
-  /** Prefix of every key and channel. @default '' */
+  REDIS_URL: z
+    .string()
+    .refine(isRedisUrl, 'must be a redis://, rediss://, redis+sentinel://host:port[,host:port…]/master or redis+cluster://host:port[,host:port…] URL')
+    .default('redis://127.0.0.1:6379'),
+  /**
+   * Prefix of every key and channel: letters, digits, `_ . -`, with at most one hash tag `{…}` of
+   * them (`{ssot}`, `prod-{ssot}`), which Redis Cluster needs (CLUSTER_NAMESPACE). @default ''
+   */
   SSOT_NAMESPACE: z
     .string()
-    .regex(/^[A-Za-z0-9_.-]*$/, 'letters, digits, _ . - only')
+    .regex(/^[A-Za-z0-9_.-]*(\{[A-Za-z0-9_.-]+\}[A-Za-z0-9_.-]*)?$/, 'letters, digits, _ . - only, with at most one hash tag {…} of them')
     .default(''),
+};
+
+/**
+ * On Redis Cluster the keys a script or a MULTI touches together must be in one slot: every key
+ * starts with SSOT_NAMESPACE, so a namespace that is a hash tag puts all of them in the tag's slot
+ * (keys.ts). `loadEnv` applies this to every schema that reads SSOT_NAMESPACE.
+ */
+export const CLUSTER_NAMESPACE: EnvRule = (env) => {
+  if (env.REDIS_URL === undefined || !isClusterUrl(env.REDIS_URL) || namespaceHashTag(env.SSOT_NAMESPACE ?? '') !== null) return [];
+  const problem = env.SSOT_NAMESPACE === undefined ? 'is required' : 'must contain a hash tag';
+  return [`  SSOT_NAMESPACE: ${problem} on Redis Cluster (REDIS_URL is redis+cluster://): a name in braces, such as {ssot}, so that every key is in one slot`];
 };
 
 export const commonEnv = {
@@ -136,7 +155,8 @@ export type EnvRule = (env: Record<string, string>) => string[];
 
 /**
  * Parses `env` with `schema`; returns a deeply frozen result or throws a ConfigError whose message
- * lists every problem, one per line (`VARIABLE: what is wrong`).
+ * lists every problem, one per line (`VARIABLE: what is wrong`). `rules` come after the shared
+ * ones: CLUSTER_NAMESPACE for a schema that reads SSOT_NAMESPACE.
  */
 export function loadEnv<S extends z.ZodType>(
   service: string,
@@ -154,7 +174,8 @@ export function loadEnv<S extends z.ZodType>(
         const message = cleaned[String(issue.path[0])] === undefined ? 'is required' : issue.message;
         return `  ${name}: ${message}`;
       });
-  for (const rule of rules) lines.push(...rule(cleaned));
+  const shared = schema instanceof z.ZodObject && 'SSOT_NAMESPACE' in schema.shape ? [CLUSTER_NAMESPACE] : [];
+  for (const rule of [...shared, ...rules]) lines.push(...rule(cleaned));
   if (lines.length > 0) {
     throw new ConfigError(`${service}: invalid environment (${lines.length} problem${lines.length > 1 ? 's' : ''}):\n${lines.join('\n')}`);
   }

@@ -2,7 +2,7 @@ import { type RedisKeys, redisKeys } from '@agentos/contracts';
 import { Registry } from 'prom-client';
 import { type HeartbeatDetails, instanceId, startServiceHeartbeat } from './heartbeat';
 import { createLogger, type Logger } from './logger';
-import { closeRedis, createRedis, type Redis, type RedisRole } from './redis';
+import { closeRedis, createRedis, pingConnection, type Redis, type RedisRole } from './redis';
 import { Watchdog } from './watchdog';
 
 /** What every service process starts from: who it is, its logger, keys, metrics and Redis. */
@@ -47,14 +47,14 @@ export function createServiceContext(
   const keys = redisKeys(config.SSOT_NAMESPACE);
   const watchdog = new Watchdog();
   const watchdogTimeoutMs = config.WATCHDOG_TIMEOUT_MS ?? 10_000;
-  const probes: { redis: Redis; progress(): void }[] = [];
+  const probes: { redis: Redis; role: RedisRole; progress(): void }[] = [];
   let probing: NodeJS.Timeout | undefined;
   let beat: ReturnType<typeof startServiceHeartbeat> | undefined;
 
   // One PING per watched connection per second; only an answer counts as progress. With the
   // command timeout, a PING into a dead connection fails in about a second, never piles up.
   const probe = () => {
-    for (const { redis, progress } of probes) redis.ping().then(progress, () => {});
+    for (const { redis, role, progress } of probes) pingConnection(redis, role, config.REDIS_COMMAND_TIMEOUT_MS).then(progress, () => {});
   };
   const stopProbes = () => {
     clearInterval(probing);
@@ -74,9 +74,9 @@ export function createServiceContext(
       const client = createRedis(config.REDIS_URL, { name: `${service}:${role}`, role, commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS });
       connections.push(client);
       if (role !== 'blocking') {
-        const same = probes.filter((p) => p.redis.options.connectionName === client.options.connectionName).length;
+        const same = probes.filter((p) => p.role === role).length;
         const watch = watchdog.watch(same === 0 ? `redis:${role}` : `redis:${role}:${same + 1}`, watchdogTimeoutMs);
-        probes.push({ redis: client, progress: watch.progress });
+        probes.push({ redis: client, role, progress: watch.progress });
         probing ??= setInterval(probe, PROBE_INTERVAL_MS).unref();
       }
       return client;

@@ -1,7 +1,19 @@
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo, Socket as NetSocket } from 'node:net';
-import { authOptions, createHttpServer, createServiceContext, createTokenVerifier, healthHandler, httpServerOptions, type Logger, type Redis, VersionWatcher, withTimeout } from '@agentos/runtime';
-import { createAdapter } from '@socket.io/redis-adapter';
+import {
+  authOptions,
+  createHttpServer,
+  createServiceContext,
+  createTokenVerifier,
+  healthHandler,
+  httpServerOptions,
+  isCluster,
+  type Logger,
+  type Redis,
+  VersionWatcher,
+  withTimeout,
+} from '@agentos/runtime';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Registry } from 'prom-client';
 import type { Server } from 'socket.io';
 import { startBroadcastRelay } from './broadcast-relay';
@@ -86,15 +98,17 @@ export async function startGatewayService(
   });
 
   const adapterError = (error: unknown) => logger.warn({ err: error }, 'socket.io Redis adapter error');
+  const [pub, sub] = [handledRejections(redis, adapterError), handledRejections(subscriber, adapterError)];
   const io = createGateway({
     server,
     verifier,
     feed,
     metrics,
     logger,
-    adapter: createAdapter(handledRejections(redis, adapterError), handledRejections(subscriber, adapterError), {
-      key: keys.namespace === '' ? 'socket.io' : `${keys.namespace}:socket.io`,
-    }),
+    // On Cluster a PUBLISH is copied to every node; the sharded adapter's SPUBLISH stays on the
+    // shard of its channel (Redis 7). Its channels start with the namespace, so they share the
+    // namespace's slot like every other name.
+    adapter: isCluster(redis) ? createShardedAdapter(pub, sub, { channelPrefix: keys.socketIo }) : createAdapter(pub, sub, { key: keys.socketIo }),
     corsOrigins: config.CORS_ORIGINS,
     maxBufferedPackets: config.SOCKET_MAX_PACKETS,
     messageRate: config.SOCKET_MESSAGE_RATE,
@@ -180,12 +194,12 @@ export async function startGatewayService(
 }
 
 /**
- * The adapter sends some commands without handling their promises (publish, (p)subscribe,
- * (p)unsubscribe). With Redis away one of them rejects, and an unhandled rejection ends a Node
- * process. This view of `client` reports those rejections instead.
+ * The adapter sends some commands without handling their promises (publish, (p|s)subscribe,
+ * (p|s)unsubscribe, spublish). With Redis away one of them rejects, and an unhandled rejection
+ * ends a Node process. This view of `client` reports those rejections instead.
  */
 function handledRejections(client: Redis, onError: (error: unknown) => void): Redis {
-  const guarded = new Set(['publish', 'subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe']);
+  const guarded = new Set(['publish', 'spublish', 'subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe']);
   return new Proxy(client, {
     get(target, property) {
       const value: unknown = Reflect.get(target, property, target);

@@ -9,9 +9,9 @@
   the first one set, so it counts as a duplicate too.
 
   The marker keys are built here from a prefix rather than passed in KEYS. That is fine on one
-  Redis (with or without replicas). On Redis Cluster every key a script touches must be declared
-  and live in one slot: the stream and the markers would need a common hash tag (e.g.
-  `{events}`) and the markers would have to be passed as KEYS.
+  Redis (with or without replicas), and on Redis Cluster: there SSOT_NAMESPACE is a hash tag, so
+  every marker hashes to the stream's slot, and Redis refuses an undeclared key in a script only
+  when it is in another slot.
 
   If an XADD fails (e.g. out of memory), its marker is removed and the error returned: events
   before it stay enqueued, and the client's retry of the whole batch finds them as duplicates.
