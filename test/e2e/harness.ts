@@ -50,6 +50,8 @@ export interface StackOptions {
   seed?: boolean;
   /** Collector replicas, writing concurrently. @default 1 */
   collectors?: number;
+  /** More environment for the gateway processes (their tunables). */
+  gatewayEnv?: Record<string, string>;
 }
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;
@@ -94,7 +96,7 @@ export async function startStack(options: StackOptions) {
     started.push(api);
     const apiUrl = `http://127.0.0.1:${(api.server!.address() as AddressInfo).port}`;
     gateways.push(
-      ...(await Promise.all(Array.from({ length: options.gateways }, () => spawnGateway({ ...env, LOG_LEVEL: 'info', VERSION_CHECK_MS: '1000' })))),
+      ...(await Promise.all(Array.from({ length: options.gateways }, () => spawnGateway({ ...env, LOG_LEVEL: 'info', VERSION_CHECK_MS: '1000', ...options.gatewayEnv })))),
     );
     const httpToken = await signToken({ sub: 'e2e-reader', role: 'admin' });
 
