@@ -20,6 +20,11 @@ const SQL_ONLY = {
     'jobs_status_agent_created_at_idx',
     'jobs_status_worker_id_created_at_idx',
     'bulk_commands_running_idx',
+    'jobs_search_text_pending_idx',
+    'jobs_search_text_processing_idx',
+    'jobs_search_text_completed_idx',
+    'jobs_search_text_failed_idx',
+    'jobs_search_text_cancelled_idx',
   ],
 };
 

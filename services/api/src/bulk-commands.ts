@@ -14,7 +14,7 @@ import {
 } from '@agentos/contracts';
 import { isoSql, type PrismaClient } from '@agentos/db';
 import { type Logger, NotFoundError, type Principal, ValidationError } from '@agentos/runtime';
-import { filterConditions, findJobs, type JobKey, type RunSql, statusCondition } from './job-search';
+import { countJobs, findJobs, type JobKey, type RunSql } from './job-search';
 import type { JobService } from './jobs';
 
 export interface BulkCommandsOptions {
@@ -96,13 +96,8 @@ export class BulkCommands {
    */
   async request(body: BulkCommandRequest, by: Principal): Promise<BulkCommandAccepted> {
     const { prisma } = this.options;
-    const params: unknown[] = [];
-    const conditions = [...statusCondition(body.filter.status), ...filterConditions(body.filter, undefined, params), 'true'];
-    params.push(MAX_BULK_JOBS + 1);
-    const [row] = await prisma.$queryRawUnsafe<{ n: number }[]>(
-      `SELECT count(*)::int AS n FROM (SELECT 1 FROM jobs j WHERE ${conditions.join(' AND ')} LIMIT $${params.length}::int) AS matching`,
-      ...params,
-    );
+    const { sql, params } = countJobs(body.filter, MAX_BULK_JOBS + 1);
+    const [row] = await prisma.$queryRawUnsafe<{ n: number }[]>(sql, ...params);
     const matched = row?.n ?? 0;
     if (matched > MAX_BULK_JOBS) {
       throw new ValidationError(`the filter matches more than ${MAX_BULK_JOBS.toLocaleString('en-US')} jobs, the most one bulk command acts on: narrow it (from and to, say) and send several`);
