@@ -1,0 +1,48 @@
+// followJobEvents against a socket message that arrives before its effect is committed: the
+// dispatcher publishes `command:result` beside the persist, so the detail refetched on it can
+// still say "requested". The result heard must survive that refetch.
+import type { CommandRecord, JobDetail } from '@agentos/contracts';
+import { QueryClient } from '@tanstack/query-core';
+import { jobDetailKey } from '../../src/data/job-detail';
+import { followJobEvents } from '../../src/data/live-job-events';
+
+const requested: CommandRecord = { id: 'c-1', action: 'cancel', status: 'requested', requested_by: 'auth0|admin', requested_at: '2026-12-03T10:01:00.000Z', error: null, completed_at: null };
+const detail = { id: 'q:7', status: 'pending', commands: [requested], events: [], events_total: 0 } as unknown as JobDetail;
+
+function socket() {
+  const listeners = new Map<string, (data: never, message: never) => void>();
+  return {
+    service: { on: (name: string, listener: (data: never, message: never) => void) => (listeners.set(name, listener), () => listeners.delete(name)) },
+    emit: (name: string, data: unknown, timestamp = '2026-12-03T10:02:00.000Z') => listeners.get(name)!(data as never, { timestamp } as never),
+    listeners,
+  };
+}
+
+describe('followJobEvents', () => {
+  it('keeps a command result it heard when the refetch it causes still lists the command as requested', async () => {
+    const { service, emit } = socket();
+    const client = new QueryClient();
+    const key = jobDetailKey('q:7');
+    // The api answers as it would before the dispatcher's commit: the job cancelled, the command not yet settled.
+    let answer: JobDetail = { ...detail };
+    client.setQueryDefaults(key, { queryFn: async () => answer, staleTime: 0 });
+    await client.fetchQuery({ queryKey: key });
+    const stop = followJobEvents(service as never, client);
+
+    emit('command:result', { command_id: 'c-1', job_id: 'q:7', ok: true, id: 'ev-1' });
+    answer = { ...detail, status: 'cancelled' } as JobDetail;
+    await client.refetchQueries({ queryKey: key, exact: true });
+    const shown = client.getQueryData<JobDetail>(key)!;
+    expect(shown.status).toBe('cancelled');
+    expect(shown.commands[0]).toMatchObject({ id: 'c-1', status: 'succeeded', completed_at: '2026-12-03T10:02:00.000Z' });
+
+    // Another job's detail with a command of the same id is left alone.
+    const other = jobDetailKey('q:8');
+    client.setQueryDefaults(other, { queryFn: async () => ({ ...detail, id: 'q:8' }) as JobDetail });
+    await client.fetchQuery({ queryKey: other });
+    expect(client.getQueryData<JobDetail>(other)!.commands[0]!.status).toBe('requested');
+
+    stop();
+    client.clear();
+  });
+});
