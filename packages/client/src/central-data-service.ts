@@ -1,9 +1,9 @@
 import type { Snapshot, SocketEventName, SocketMessage } from '@agentos/contracts';
-import { applyPatch } from 'fast-json-patch';
 import { io, type Socket } from 'socket.io-client';
 import { backoffDelay } from './backoff';
 import { RealtimeError, ServiceClosedError, type SnapshotReadError } from './errors';
 import { Listeners } from './listeners';
+import { applyPatchShared } from './patch';
 import { type HttpSnapshotSource, readSnapshotOverHttp, type SnapshotReadOutcome } from './snapshot-http';
 import { readEventMessage, readSnapshotMessage, readUpdateMessage, SOCKET_EVENT_NAMES, type SocketEventData } from './socket-messages';
 
@@ -476,8 +476,9 @@ export class CentralDataService {
     if (!this.snapshot || base !== local) return this.requestResync('version_gap', { local, version, base_version: base });
     let next: Snapshot;
     try {
-      // Validated against our copy and applied to a clone: a patch that does not fit throws and changes nothing.
-      next = applyPatch(this.snapshot, patch, true, false).newDocument;
+      // Validated against our copy and applied copy-on-write: a patch that does not fit throws and
+      // changes nothing, and the parts it does not touch keep their identity (readers compare by reference).
+      next = applyPatchShared(this.snapshot, patch);
     } catch {
       return this.requestResync('patch_failed', { local, version, base_version: base });
     }
