@@ -25,7 +25,8 @@ interface LiveChartProps {
 /**
  * A uPlot chart fed straight from the live store: React renders the container once, and each
  * new slice goes to `setData` from the store's subscription — outside React's render, at most
- * once per frame. Rebuilt only when the theme or time zone changes (its colours and axis labels).
+ * once per publish of the store. Rebuilt only when the theme or time zone changes (its colours and
+ * axis labels).
  */
 export function LiveChart({ select, series, label, height = 220 }: LiveChartProps) {
   const container = useRef<HTMLDivElement>(null);

@@ -30,28 +30,61 @@ export interface LiveView {
 /** The part of `CentralDataService` the store uses (a fake in tests). */
 export type ViewSource = Pick<CentralDataService, 'view' | 'on'>;
 
-/** Runs `callback` before the next frame; returns nothing. `requestAnimationFrame` in a browser. */
-export type FrameScheduler = (callback: () => void) => void;
+/**
+ * Runs `callback` once, later, before a frame is drawn; returns nothing. `soon`: at the next
+ * frame, not held back to keep an interval. `frameScheduler()` in a browser.
+ */
+export type FrameScheduler = (callback: () => void, soon: boolean) => void;
+
+/** The least time between two publishes of the live store: at most ten a second. @default 100 */
+export const PUBLISH_INTERVAL_MS = 100;
+
+/**
+ * The browser's scheduler: the first animation frame that comes `intervalMs` or more after the
+ * previous run, or the next one when that is past or the call is `soon`.
+ *
+ * Why not every frame: in Chromium a frame that changes anything on the page costs 2–4 ms of the
+ * main thread (style, layout, paint, layerize, commit) however little changed, so publishing on
+ * every frame under 100 patches a second kept the main thread 37–39 % busy; every 100 ms it is
+ * under 20 %, and a reader sees no difference in figures that move ten times a second
+ * (bench:dashboard, BENCHMARKS.md).
+ */
+export function frameScheduler(intervalMs = PUBLISH_INTERVAL_MS): FrameScheduler {
+  let last = Number.NEGATIVE_INFINITY;
+  return (callback, soon) => {
+    const frame = () =>
+      requestAnimationFrame(() => {
+        last = performance.now();
+        callback();
+      });
+    const wait = soon ? 0 : last + intervalMs - performance.now();
+    if (wait > 0) setTimeout(frame, wait);
+    else frame();
+  };
+}
 
 const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
 
 /**
- * The live snapshot outside React: it listens to `CentralDataService` and publishes at most once
- * per animation frame, however many patches arrived in between (100 patches a second cost at
- * most one render per frame). Components read it with `useSyncExternalStore` and a selector
- * (see `use-live.ts`). Pausing holds the snapshot still while the connection goes on; resuming
- * shows the latest at once.
+ * The live snapshot outside React: it listens to `CentralDataService` and publishes in an
+ * animation frame, at most once per `PUBLISH_INTERVAL_MS`, however many patches arrived in
+ * between (100 patches a second cost at most ten renders a second, each of the components whose
+ * slice changed). Components read it with `useSyncExternalStore` and a selector (see
+ * `use-live.ts`). Nothing waits for the interval while no snapshot is shown, nor after a pause
+ * or a resume. Pausing holds the snapshot still while the connection goes on; resuming shows the
+ * latest at the next frame.
  */
 export class LiveStore {
   private readonly listeners = new Set<() => void>();
   private current: LiveView;
-  private scheduled = false;
+  /** A publish is on its way: `soon` at the next frame, `later` after the interval. */
+  private scheduled: 'no' | 'soon' | 'later' = 'no';
   private paused = false;
   private readonly unlisten: () => void;
 
   constructor(
     private readonly source: ViewSource,
-    private readonly schedule: FrameScheduler = (callback) => requestAnimationFrame(() => callback()),
+    private readonly schedule: FrameScheduler = frameScheduler(),
   ) {
     this.current = this.compose(source.view, null);
     this.unlisten = source.on('change', () => this.invalidate());
@@ -60,7 +93,7 @@ export class LiveStore {
   /** For `useSyncExternalStore`: the same object until the next publish that changed something. */
   readonly getView = (): LiveView => this.current;
 
-  /** For `useSyncExternalStore`: called at most once per frame. */
+  /** For `useSyncExternalStore`: called at most once per publish. */
   readonly subscribe = (listener: () => void): (() => void) => {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -70,14 +103,14 @@ export class LiveStore {
   pause(): void {
     if (this.paused) return;
     this.paused = true;
-    this.invalidate();
+    this.invalidate(true);
   }
 
   /** Shows the latest snapshot (at the next frame) and follows it again. */
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    this.invalidate();
+    this.invalidate(true);
   }
 
   get isPaused(): boolean {
@@ -90,13 +123,20 @@ export class LiveStore {
     this.listeners.clear();
   }
 
-  private invalidate(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
+  /**
+   * Asks for a publish. `soon` (the reader paused or resumed), or while nothing is shown yet (the
+   * first snapshot must not wait): at the next frame, even when one is already on its way for
+   * later — that one then finds nothing to do, or publishes a little early.
+   */
+  private invalidate(soon = false): void {
+    const now = soon || this.current.snapshot === null;
+    if (this.scheduled === 'soon' || (this.scheduled === 'later' && !now)) return;
+    this.scheduled = now ? 'soon' : 'later';
     this.schedule(() => {
-      this.scheduled = false;
+      if (this.scheduled === 'no') return;
+      this.scheduled = 'no';
       this.publish();
-    });
+    }, now);
   }
 
   private publish(): void {

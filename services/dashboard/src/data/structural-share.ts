@@ -1,11 +1,13 @@
 /**
  * `next`, with every part that deep-equals the same part of `prev` replaced by `prev`'s object.
  *
- * The client applies each patch to a deep clone of the snapshot, so every version is a new tree
- * even where nothing changed. Sharing the unchanged subtrees again is what lets a selector
- * compare by reference: a section, a queue, a worker card keeps its identity while its values
- * stay the same, and React skips what did not change. One pass over the snapshot per frame, not
- * per patch (the live store calls this when it publishes).
+ * The client applies patches copy-on-write (untouched parts keep their identity, so most of this
+ * walk stops at `prev === next`), but a snapshot read whole — `initial_data` after a reconnection,
+ * an HTTP read — is a new tree even where nothing changed, and a patch may replace a part with an
+ * equal value. Sharing the unchanged subtrees again is what lets a selector compare by reference:
+ * a section, a queue, a worker card keeps its identity while its values stay the same, and React
+ * skips what did not change. Once per publish, not per patch (the live store calls this when it
+ * publishes).
  */
 export function shareUnchanged<T>(prev: unknown, next: T): T {
   if (prev === next) return next;

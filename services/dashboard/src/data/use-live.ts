@@ -12,7 +12,7 @@ export function useLiveStore(): LiveStore {
 /**
  * A slice of the live view. `selector` must return the same object while its slice is unchanged
  * (see `createSelector`, or pick a slice by reference): the component renders again only when it
- * returns something else, at most once per frame.
+ * returns something else, at most once per publish (`PUBLISH_INTERVAL_MS`).
  */
 export function useLive<T>(selector: (view: LiveView) => T): T {
   const store = useLiveStore();

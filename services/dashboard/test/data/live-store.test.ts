@@ -1,7 +1,8 @@
-// The live store: one publish per frame however many changes, unchanged parts shared across
-// versions (so selectors and React skip them), pause holding the snapshot while the badge moves.
+// The live store: one publish per scheduled frame however many changes (in the browser a frame at
+// most every PUBLISH_INTERVAL_MS), unchanged parts shared across versions (so selectors and React
+// skip them), pause holding the snapshot while the badge moves.
 import type { SsotView } from '@agentos/client';
-import { LiveStore, type ViewSource } from '../../src/data/live-store';
+import { frameScheduler, LiveStore, PUBLISH_INTERVAL_MS, type ViewSource } from '../../src/data/live-store';
 import { createSelector, sectionHealth, selectConnection } from '../../src/data/selectors';
 import { shareUnchanged } from '../../src/data/structural-share';
 
@@ -105,6 +106,59 @@ describe('LiveStore', () => {
     store.dispose();
     source.change({ snapshot: snapshotAt(1, 1) });
     expect(frames).toHaveLength(0);
+  });
+});
+
+describe('frameScheduler', () => {
+  const hadFrame = 'requestAnimationFrame' in globalThis;
+  beforeEach(() => {
+    // A 60 Hz display, before the fake clock (which then fakes it too).
+    if (!hadFrame) Object.assign(globalThis, { requestAnimationFrame: (callback: (t: number) => void) => setTimeout(() => callback(performance.now()), 16) });
+    jest.useFakeTimers();
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+    if (!hadFrame) delete (globalThis as { requestAnimationFrame?: unknown }).requestAnimationFrame;
+  });
+
+  it('publishes at the next frame, then no sooner than PUBLISH_INTERVAL_MS after the last: ten a second under 100 patches a second', () => {
+    const source = new FakeSource();
+    const store = new LiveStore(source, frameScheduler());
+    const shown: number[] = [];
+    store.subscribe(() => shown.push(store.getView().version));
+    source.change({ snapshot: snapshotAt(1, 1), state: 'live' });
+    jest.advanceTimersByTime(20);
+    expect(shown).toEqual([1]);
+    for (let v = 2; v <= 101; v += 1) {
+      source.change({ snapshot: snapshotAt(v, v) });
+      jest.advanceTimersByTime(10);
+    }
+    jest.advanceTimersByTime(PUBLISH_INTERVAL_MS + 20);
+    expect(shown.at(-1)).toBe(101);
+    expect(shown.length).toBeGreaterThanOrEqual(8);
+    expect(shown.length).toBeLessThanOrEqual(12);
+    for (let i = 1; i < shown.length; i += 1) expect(shown[i]).toBeGreaterThan(shown[i - 1]!);
+  });
+
+  it('holds back neither the first snapshot, after a state change was just published, nor a pause or a resume', () => {
+    const source = new FakeSource();
+    const store = new LiveStore(source, frameScheduler());
+    const shown: string[] = [];
+    store.subscribe(() => shown.push(`${store.getView().state} ${store.getView().version}${store.isPaused ? ' paused' : ''}`));
+    source.change({ state: 'reconnecting' });
+    jest.advanceTimersByTime(20);
+    source.change({ state: 'stale' });
+    jest.advanceTimersByTime(10);
+    source.change({ snapshot: snapshotAt(1, 1), state: 'live' });
+    jest.advanceTimersByTime(20);
+    expect(shown).toEqual(['reconnecting 0', 'live 1']);
+    source.change({ snapshot: snapshotAt(2, 2) });
+    store.pause();
+    jest.advanceTimersByTime(20);
+    expect(shown).toEqual(['reconnecting 0', 'live 1', 'live 1 paused']);
+    store.resume();
+    jest.advanceTimersByTime(20);
+    expect(shown).toEqual(['reconnecting 0', 'live 1', 'live 1 paused', 'live 2']);
   });
 });
 

@@ -1,4 +1,5 @@
 import type { AgentStatus, JobSummary, WorkerDetail } from '@agentos/contracts';
+import { memo } from 'react';
 import { Badge, StatusBadge } from '../../components/Badge';
 import { Empty } from '../../components/Empty';
 import { Link } from '../../components/Link';
@@ -29,7 +30,9 @@ export function DashboardView() {
 
 function SystemStatus() {
   const system = useLive((v) => v.snapshot?.dashboard.system);
-  const workers = useLive((v) => v.snapshot?.dashboard.workers);
+  // The two counts, not the workers object: that changes with every heartbeat.
+  const active = useLive((v) => v.snapshot?.dashboard.workers.active);
+  const total = useLive((v) => v.snapshot?.dashboard.workers.total);
   const generatedAt = useLive((v) => v.snapshot?.meta.generated_at);
   return (
     <Section title="System" source="dashboard">
@@ -37,7 +40,7 @@ function SystemStatus() {
         <Stat label="Status" value={system ? <StatusBadge status={system.status} /> : '—'} />
         <Stat label="Uptime" value={formatSeconds(system?.uptime)} />
         <Stat label="Worker CPU" value={formatPercent(system?.cpu_usage)} />
-        <Stat label="Workers" value={workers ? `${formatCount(workers.active)} / ${formatCount(workers.total)}` : '—'} hint="active / total" />
+        <Stat label="Workers" value={total !== undefined ? `${formatCount(active)} / ${formatCount(total)}` : '—'} hint="active / total" />
       </StatGrid>
       <p className="footnote">
         Snapshot built <Age iso={generatedAt} />
@@ -78,7 +81,8 @@ function Workers() {
   );
 }
 
-function WorkerCard({ worker }: { worker: WorkerDetail }) {
+/** One worker, drawn again only when its own object changed (a heartbeat touches one card, not twelve). */
+const WorkerCard = memo(function WorkerCard({ worker }: { worker: WorkerDetail }) {
   const load = worker.concurrency > 0 ? Math.min(100, (worker.active_jobs / worker.concurrency) * 100) : 0;
   return (
     <li className="card">
@@ -124,7 +128,7 @@ function WorkerCard({ worker }: { worker: WorkerDetail }) {
       </div>
     </li>
   );
-}
+});
 
 export const JOB_COLUMNS: readonly Column<JobSummary>[] = [
   { key: 'id', header: 'Job', cell: (job) => <Link to={`/queue?job=${encodeURIComponent(job.id)}`} className="mono truncate" title={job.id}>{job.id}</Link>, className: 'col-id' },

@@ -1,10 +1,10 @@
-import { useId, useMemo, useState } from 'react';
+import { memo, useId, useMemo, useState } from 'react';
 import { StatusBadge } from '../../components/Badge';
 import { Empty } from '../../components/Empty';
 import { Link } from '../../components/Link';
 import { Section } from '../../components/Section';
 import { Time } from '../../components/Time';
-import { ALL_LOGS, filterLogs, LOG_LEVELS, type LogFilter, type LogLevel, logSources } from '../../data/logs';
+import { ALL_LOGS, filterLogs, type LogEntry, LOG_LEVELS, type LogFilter, type LogLevel, logSources } from '../../data/logs';
 import { useLive } from '../../data/use-live';
 
 /** The live tail of the SSOT's log lines, newest first, by level, source and text. */
@@ -54,17 +54,7 @@ export function LogsView() {
         {shown.length === 0 ? <Empty>{entries?.length ? 'No line matches the filter.' : 'No log lines yet.'}</Empty> : (
           <ol className="log-lines" aria-label="Log lines, newest first">
             {shown.map((entry) => (
-              <li key={entry.id} className={`log-line level-${entry.level}`}>
-                <Time iso={entry.created_at} />
-                <StatusBadge status={entry.level} />
-                <span className="log-source">{entry.source}</span>
-                <span className="log-message">{entry.message}</span>
-                {entry.job_id && (
-                  <Link to={`/queue?job=${encodeURIComponent(entry.job_id)}`} className="mono truncate log-job" title={entry.job_id}>
-                    {entry.job_id}
-                  </Link>
-                )}
-              </li>
+              <LogLine key={entry.id} entry={entry} />
             ))}
           </ol>
         )}
@@ -72,3 +62,20 @@ export function LogsView() {
     </div>
   );
 }
+
+/** One line, drawn again only when its entry changed (the store keeps unchanged entries' identity). */
+const LogLine = memo(function LogLine({ entry }: { entry: LogEntry }) {
+  return (
+    <li className={`log-line level-${entry.level}`}>
+      <Time iso={entry.created_at} />
+      <StatusBadge status={entry.level} />
+      <span className="log-source">{entry.source}</span>
+      <span className="log-message">{entry.message}</span>
+      {entry.job_id && (
+        <Link to={`/queue?job=${encodeURIComponent(entry.job_id)}`} className="mono truncate log-job" title={entry.job_id}>
+          {entry.job_id}
+        </Link>
+      )}
+    </li>
+  );
+});
