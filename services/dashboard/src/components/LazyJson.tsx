@@ -1,4 +1,5 @@
 import { useMemo, useState } from 'react';
+import { formatCount } from '../data/format';
 
 const LINES_PER_STEP = 400;
 
@@ -28,7 +29,7 @@ function JsonLines({ value }: { value: unknown }) {
       </pre>
       {rest > 0 && (
         <button type="button" className="button button-small" onClick={() => setShown((n) => n + LINES_PER_STEP * 4)}>
-          Show more ({rest.toLocaleString('en-US')} lines left)
+          Show more ({formatCount(rest)} lines left)
         </button>
       )}
     </>

@@ -2,33 +2,23 @@ import type { TimeZoneChoice } from './preferences';
 
 /** Display formatting: times in the chosen zone, durations, ages, counts. Pure functions. */
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-function formatter(zone: TimeZoneChoice, withDate: boolean): Intl.DateTimeFormat {
-  const key = `${zone}:${withDate}`;
-  let f = formatters.get(key);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-GB', {
-      ...(withDate ? { year: 'numeric', month: '2-digit', day: '2-digit' } : {}),
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-      hourCycle: 'h23',
-      ...(zone === 'utc' ? { timeZone: 'UTC' } : {}),
-    });
-    formatters.set(key, f);
-  }
-  return f;
-}
+const pad = (n: number): string => (n < 10 ? `0${n}` : String(n));
 
-/** `2026-12-03 14:05:09` (or `14:05:09` with `timeOnly`) in the zone chosen, with ` UTC` in UTC; `—` for none. */
+/**
+ * `2026-12-03 14:05:09` (or `14:05:09` with `timeOnly`) in the zone chosen, with ` UTC` in UTC;
+ * `—` for none. From the Date's own fields, not Intl: the job table formats one per row as it
+ * scrolls, and `formatToParts` costs several times as much for the same digits.
+ */
 export function formatTime(iso: string | null | undefined, zone: TimeZoneChoice, timeOnly = false): string {
   if (!iso) return '—';
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;
-  const parts = formatter(zone, !timeOnly).formatToParts(date);
-  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
-  const time = `${get('hour')}:${get('minute')}:${get('second')}`;
-  const text = timeOnly ? time : `${get('year')}-${get('month')}-${get('day')} ${time}`;
+  const [year, month, day, hour, minute, second] =
+    zone === 'utc'
+      ? [date.getUTCFullYear(), date.getUTCMonth() + 1, date.getUTCDate(), date.getUTCHours(), date.getUTCMinutes(), date.getUTCSeconds()]
+      : [date.getFullYear(), date.getMonth() + 1, date.getDate(), date.getHours(), date.getMinutes(), date.getSeconds()];
+  const time = `${pad(hour)}:${pad(minute)}:${pad(second)}`;
+  const text = timeOnly ? time : `${year}-${pad(month)}-${pad(day)} ${time}`;
   return zone === 'utc' ? `${text} UTC` : text;
 }
 

@@ -6,7 +6,7 @@ import { InfiniteQueryObserver, QueryClient } from '@tanstack/query-core';
 import { ApiError, createApiClient } from '../../src/data/api-client';
 import { offersAction, readBulkProgress, requestCommand, requestedRecord, startBulk } from '../../src/data/commands';
 import { hasPendingCommand, jobDetailKey, jobDetailQuery, timelineOf, withCommandResult, withRequestedCommand } from '../../src/data/job-detail';
-import { activeFilterCount, filtersFromSearch, filtersToSearch, jobsPagePath, jobsSearchKey, jobsSearchQuery, rowsOf, searchableText } from '../../src/data/jobs-search';
+import { activeFilterCount, filtersFromSearch, filtersToSearch, type JobsPage, jobsPagePath, jobsSearchKey, jobsSearchQuery, rowsOf, searchableText } from '../../src/data/jobs-search';
 import { followJobEvents } from '../../src/data/live-job-events';
 
 type Call = { url: string; method: string; headers: Record<string, string>; body?: string };
@@ -52,7 +52,15 @@ describe('job search', () => {
       await observer.fetchNextPage();
       const result = observer.getCurrentResult();
       expect(result.hasNextPage).toBe(false);
-      expect(rowsOf((result.data as { pages: never[] }).pages).map((j: { id: string }) => j.id)).toEqual(['j0', 'j1', 'j2', 'j3', 'j4', 'j5']);
+      const pages = (result.data as { pages: JobsPage[] }).pages;
+      expect(rowsOf(pages).rows.map((j) => j.id)).toEqual(['j0', 'j1', 'j2', 'j3', 'j4', 'j5']);
+      // Pages appended to those read before: only theirs are added; other pages: read afresh.
+      const two = rowsOf(pages.slice(0, 2));
+      expect(rowsOf(pages, two).rows.map((j) => j.id)).toEqual(['j0', 'j1', 'j2', 'j3', 'j4', 'j5']);
+      expect(two.rows.map((j) => j.id)).toEqual(['j0', 'j1', 'j2', 'j3']);
+      expect(rowsOf(pages.slice(0, 2), two)).toBe(two);
+      expect(rowsOf(pages.slice(1), two).rows.map((j) => j.id)).toEqual(['j2', 'j3', 'j4', 'j5']);
+      expect(rowsOf([], two).rows).toEqual([]);
       expect(calls.map((c) => new URL(c.url).search)).toEqual(['?status=failed&limit=200', '?status=failed&limit=200&cursor=c1', '?status=failed&limit=200&cursor=c2']);
       expect(calls.every((c) => c.headers.authorization === 'Bearer tok')).toBe(true);
     } finally {

@@ -4,6 +4,7 @@ import { useState } from 'react';
 import { useApp } from '../../app/context';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { type BulkAccepted, bulkProgressQuery, startBulk } from '../../data/commands';
+import { formatCount } from '../../data/format';
 import { activeFilterCount, type JobFilters, normaliseFilters } from '../../data/jobs-search';
 
 /** Retry or cancel every job the search matches, carried out by the api in batches, with progress. */
@@ -63,7 +64,7 @@ function BulkProgressLine({ id, action, matched }: { id: string; action: Command
   return (
     <div className="bulk-progress" role="status" aria-live="polite">
       <span>
-        Bulk {action}: {processed.toLocaleString('en-US')} of {total.toLocaleString('en-US')}
+        Bulk {action}: {formatCount(processed)} of {formatCount(total)}
         {data?.done ? ` done: ${data.queued} queued, ${data.skipped} skipped, ${data.failed} failed` : ''}
         {error ? ` — progress unavailable: ${error.message}` : ''}
       </span>

@@ -12,7 +12,7 @@ import { Section } from '../../components/Section';
 import { Time } from '../../components/Time';
 import { ApiError } from '../../data/api-client';
 import { offersAction, requestCommand, requestedRecord } from '../../data/commands';
-import { formatDuration } from '../../data/format';
+import { formatCount, formatDuration } from '../../data/format';
 import { jobDetailKey, jobDetailQuery, timelineOf, withRequestedCommand } from '../../data/job-detail';
 
 /** One job: its facts, error, commands, retry and cancel, and its event history as a timeline. */
@@ -88,7 +88,7 @@ function Detail({ job }: { job: JobDetail }) {
       <h3>History</h3>
       {job.events_total > job.events.length && (
         <p className="footnote">
-          The first {job.events.length.toLocaleString('en-US')} of {job.events_total.toLocaleString('en-US')} events.
+          The first {formatCount(job.events.length)} of {formatCount(job.events_total)} events.
         </p>
       )}
       {timeline.length === 0 ? <Empty>No events recorded for this job.</Empty> : (

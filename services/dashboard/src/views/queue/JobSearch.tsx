@@ -1,11 +1,12 @@
+import type { JobSummary } from '@agentos/contracts';
 import { useInfiniteQuery } from '@tanstack/react-query';
-import { useEffect, useId, useMemo, useState } from 'react';
+import { useEffect, useId, useMemo, useRef, useState } from 'react';
 import { useApp, usePreferences } from '../../app/context';
 import { navigate } from '../../app/router';
 import { Section } from '../../components/Section';
 import { ApiError } from '../../data/api-client';
-import { inputToIso, isoToInput } from '../../data/format';
-import { filtersToSearch, JOB_STATUSES, type JobFilters, jobsSearchQuery, MIN_TERM, rowsOf, searchableText, statusList } from '../../data/jobs-search';
+import { formatCount, inputToIso, isoToInput } from '../../data/format';
+import { filtersToSearch, JOB_STATUSES, type JobFilters, type JobsPage, jobsSearchQuery, type LoadedRows, MIN_TERM, rowsOf, searchableText, statusList } from '../../data/jobs-search';
 import { useLive } from '../../data/use-live';
 import { BulkActions } from './BulkActions';
 import { JobTable } from './JobTable';
@@ -21,7 +22,7 @@ interface JobSearchProps {
 export function JobSearch({ filters, search, openJob }: JobSearchProps) {
   const { api } = useApp();
   const query = useInfiniteQuery(jobsSearchQuery(api, filters));
-  const rows = useMemo(() => rowsOf(query.data?.pages), [query.data]);
+  const rows = useLoadedRows(query.data?.pages);
   const error = query.error;
   const unavailable = error instanceof ApiError && (error.status === 404 || error.status === 501);
 
@@ -33,7 +34,7 @@ export function JobSearch({ filters, search, openJob }: JobSearchProps) {
           ? 'Searching…'
           : error
             ? ''
-            : `${rows.length.toLocaleString('en-US')}${query.hasNextPage ? '+' : ''} job${rows.length === 1 && !query.hasNextPage ? '' : 's'}${query.hasNextPage ? ' (more load as you scroll)' : ''}`}
+            : `${formatCount(rows.length)}${query.hasNextPage ? '+' : ''} job${rows.length === 1 && !query.hasNextPage ? '' : 's'}${query.hasNextPage ? ' (more load as you scroll)' : ''}`}
       </p>
       {error && (
         <p className="notice notice-error" role="alert">
@@ -55,6 +56,14 @@ export function JobSearch({ filters, search, openJob }: JobSearchProps) {
   );
 }
 
+const lines = (text: string | undefined): string[] => (text ? text.split('\n') : []);
+
+/** The rows of the pages loaded, each new page adding only its own rows to those before. */
+function useLoadedRows(pages: readonly JobsPage[] | undefined): readonly JobSummary[] {
+  const loaded = useRef<LoadedRows | undefined>(undefined);
+  return useMemo(() => (loaded.current = rowsOf(pages, loaded.current)).rows, [pages]);
+}
+
 function SearchForm({ filters, search }: { filters: JobFilters; search: string }) {
   const { timeZone } = usePreferences();
   const [draft, setDraft] = useState<JobFilters>(filters);
@@ -62,8 +71,10 @@ function SearchForm({ filters, search }: { filters: JobFilters; search: string }
   const key = JSON.stringify(filters);
   useEffect(() => setDraft(filters), [key]); // eslint-disable-line react-hooks/exhaustive-deps
   const ids = { q: useId(), queue: useId(), agent: useId(), source: useId(), user: useId(), worker: useId(), from: useId(), to: useId(), lists: useId() };
-  const queues = useLive((v) => v.snapshot?.queue.queues);
-  const agents = useLive((v) => v.snapshot?.agents_workers.agents.status.agents);
+  // The names only, as one string: the form is drawn again when a queue or an agent comes or
+  // goes, not with every count that moves.
+  const queues = lines(useLive((v) => v.snapshot?.queue.queues.map((q) => q.name).join('\n')));
+  const agents = lines(useLive((v) => v.snapshot?.agents_workers.agents.status.agents.map((a) => a.name).join('\n')));
 
   const statuses = statusList(draft.status);
   const toggleStatus = (status: string) =>
@@ -106,12 +117,12 @@ function SearchForm({ filters, search }: { filters: JobFilters; search: string }
       <div className="field">
         <label htmlFor={ids.queue}>Queue</label>
         <input id={ids.queue} name="queue" value={draft.queue ?? ''} onChange={set('queue')} list={`${ids.lists}-queues`} autoComplete="off" />
-        <datalist id={`${ids.lists}-queues`}>{queues?.map((q) => <option key={q.name} value={q.name} />)}</datalist>
+        <datalist id={`${ids.lists}-queues`}>{queues.map((name, i) => <option key={i} value={name} />)}</datalist>
       </div>
       <div className="field">
         <label htmlFor={ids.agent}>Agent</label>
         <input id={ids.agent} name="agent" value={draft.agent ?? ''} onChange={set('agent')} list={`${ids.lists}-agents`} autoComplete="off" />
-        <datalist id={`${ids.lists}-agents`}>{agents?.map((a) => <option key={a.id} value={a.name} />)}</datalist>
+        <datalist id={`${ids.lists}-agents`}>{agents.map((name, i) => <option key={i} value={name} />)}</datalist>
       </div>
       <div className="field">
         <label htmlFor={ids.source}>Source</label>

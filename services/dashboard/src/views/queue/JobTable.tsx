@@ -1,12 +1,13 @@
 import type { JobSummary } from '@agentos/contracts';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { memo, useEffect, useRef } from 'react';
+import { memo, useEffect, useMemo, useRef } from 'react';
+import { usePreferences } from '../../app/context';
+import { withParams } from '../../app/router';
 import { StatusBadge } from '../../components/Badge';
 import { Empty } from '../../components/Empty';
 import { Link } from '../../components/Link';
-import { Time } from '../../components/Time';
-import { withParams } from '../../app/router';
-import { formatDuration } from '../../data/format';
+import { formatDuration, formatTime } from '../../data/format';
+import type { TimeZoneChoice } from '../../data/preferences';
 
 const ROW_HEIGHT = 36;
 /** Ask for the next page when the last rendered row is this close to the end of those loaded. */
@@ -25,9 +26,13 @@ interface JobTableProps {
 /**
  * The search results, virtualised: only the rows in view (and a few around) are in the DOM,
  * however many are loaded; keyset pages are fetched as the end comes near.
+ *
+ * Rows are keyed by index, so an element keeps its row while the row is in view (focus stays on
+ * the job it is on); a row costs one render when it comes into view: plain props, no hooks.
  */
 export function JobTable({ rows, hasMore, loadingMore, onNeedMore, openJob, search, pending }: JobTableProps) {
   const scroller = useRef<HTMLDivElement>(null);
+  const { timeZone } = usePreferences();
   const virtualizer = useVirtualizer({
     count: rows.length + (hasMore ? 1 : 0),
     getScrollElement: () => scroller.current,
@@ -39,6 +44,7 @@ export function JobTable({ rows, hasMore, loadingMore, onNeedMore, openJob, sear
   useEffect(() => {
     if (hasMore && !loadingMore && last >= rows.length - PREFETCH_ROWS) onNeedMore();
   }, [last, rows.length, hasMore, loadingMore, onNeedMore]);
+  const hrefOf = useMemo(() => jobHref(search), [search]);
 
   if (!pending && rows.length === 0) return <Empty>No job matches these filters.</Empty>;
 
@@ -59,7 +65,7 @@ export function JobTable({ rows, hasMore, loadingMore, onNeedMore, openJob, sear
             const job = rows[item.index];
             return (
               <div key={item.key} className="vrow-slot" style={{ transform: `translateY(${item.start}px)`, height: ROW_HEIGHT }}>
-                {job ? <JobRow job={job} index={item.index} open={job.id === openJob} search={search} /> : (
+                {job ? <JobRow job={job} index={item.index} open={job.id === openJob} href={hrefOf(job.id)} timeZone={timeZone} /> : (
                   <div role="row" className="vrow vrow-more" aria-rowindex={item.index + 2}>
                     <div role="cell" className="vcell">{loadingMore ? 'Loading more…' : ''}</div>
                   </div>
@@ -73,11 +79,18 @@ export function JobTable({ rows, hasMore, loadingMore, onNeedMore, openJob, sear
   );
 }
 
-const JobRow = memo(function JobRow({ job, index, open, search }: { job: JobSummary; index: number; open: boolean; search: string }) {
+/** The link that opens a job, keeping the rest of the query string: the string parsed once per search, not once per row. */
+function jobHref(search: string): (id: string) => string {
+  const base = withParams(search, { job: null });
+  return (id) => `/queue${base ? `${base}&` : '?'}job=${encodeURIComponent(id)}`;
+}
+
+/** One row: plain props and no hooks (a row coming into view costs its render and nothing more); drawn again only when one of them changed. */
+const JobRow = memo(function JobRow({ job, index, open, href, timeZone }: { job: JobSummary; index: number; open: boolean; href: string; timeZone: TimeZoneChoice }) {
   return (
     <div role="row" className={`vrow ${open ? 'vrow-open' : ''}`} aria-rowindex={index + 2} data-job-id={job.id}>
       <div role="cell" className="vcell">
-        <Link to={`/queue${withParams(search, { job: job.id })}`} className="mono truncate" title={job.id} aria-current={open ? 'true' : undefined}>
+        <Link to={href} className="mono truncate" title={job.id} aria-current={open ? 'true' : undefined}>
           {job.id}
         </Link>
       </div>
@@ -100,7 +113,9 @@ const JobRow = memo(function JobRow({ job, index, open, search }: { job: JobSumm
         {formatDuration(job.duration_ms)}
       </div>
       <div role="cell" className="vcell">
-        <Time iso={job.created_at} />
+        <time dateTime={job.created_at} title={job.created_at}>
+          {formatTime(job.created_at, timeZone)}
+        </time>
       </div>
       <div role="cell" className="vcell truncate error-text" title={job.error ?? undefined}>
         {job.error ?? ''}
