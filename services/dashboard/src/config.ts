@@ -56,7 +56,9 @@ export function readConfig(raw: unknown): DashboardConfig {
 }
 
 export async function loadConfig(fetchFn: typeof fetch = fetch): Promise<DashboardConfig> {
-  const res = await fetchFn('/config.json', { cache: 'no-store' });
+  // The request index.html preloads (same URL, mode and credentials, so this one takes its answer);
+  // the server sends it with `Cache-Control: no-store`, so it is never stale.
+  const res = await fetchFn('/config.json');
   // No config.json (the Vite dev server): same origin, development sign-in.
   if (res.status === 404) return DEFAULT_CONFIG;
   if (!res.ok) throw new Error(`/config.json: HTTP ${res.status}`);
