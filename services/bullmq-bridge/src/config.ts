@@ -75,7 +75,10 @@ export const bridgeEnv = z.object({
   /** Events per `POST /api/events` request, 1 … 500. @default 500 */
   INGEST_BATCH: positiveInt.max(500).default(500),
   /**
-   * Requests to the api in flight at once. A job's events always share one (so they arrive in
+   * Requests to the api in flight at once while the bridge catches up a backlog (a read that
+   * returned BULLMQ_READ_COUNT entries) or a read holds more events than one request carries
+   * (`INGEST_BATCH`); keeping up, a read goes as one request, since each request is a batch and a
+   * snapshot build in the SSOT. A job's events always share one request (so they arrive in
    * order); with one, a backlog drains at one request per api round trip. @default 2
    */
   INGEST_CONCURRENCY: positiveInt.max(16).default(2),

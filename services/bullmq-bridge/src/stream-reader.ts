@@ -26,6 +26,8 @@ export interface StreamReaderOptions {
    * the same one (by its id), so they reach the api in order; the SSOT needs no order across jobs.
    */
   publishers: readonly EventPublisher[];
+  /** Events one request carries (`INGEST_BATCH`): a round that fits in one goes as one, unless it is catching up. */
+  requestEvents: number;
   logger: Logger;
   metrics: BridgeMetrics;
   /** Unique per process: the leases' owner. */
@@ -199,17 +201,18 @@ export function startStreamReader(options: StreamReaderOptions) {
 
   /**
    * The next entries of every queue read here, with their jobs' facts, in one round trip
-   * (readEntries-1.lua, pipelined over the queues). Queues with nothing new are left out.
+   * (readEntries-1.lua, one call per queue issued in the same tick: the connection's
+   * auto-pipelining sends them in one write, without the cost of a Pipeline object every read).
+   * Queues with nothing new are left out.
    */
   async function readNow(list: Reading[]): Promise<Map<Reading, Read>> {
-    const pipeline = bull.pipeline() as ReturnType<Redis['pipeline']> & { readEntries(...args: (string | number)[]): unknown };
-    for (const r of list) pipeline.readEntries(bullKeys(prefix, r.queue).events, r.cursor, options.readCount, `${prefix}:${r.queue}:`);
-    const results = (await pipeline.exec()) ?? [];
+    const reader = bull as Redis & { readEntries(...args: (string | number)[]): Promise<unknown> };
+    const results = await Promise.allSettled(list.map((r) => reader.readEntries(bullKeys(prefix, r.queue).events, r.cursor, options.readCount, `${prefix}:${r.queue}:`)));
     const batch = new Map<Reading, Read>();
     list.forEach((r, i) => {
-      const [error, reply] = results[i] ?? [new Error('no reply')];
-      if (error) throw error;
-      const [added, length, rows] = reply as [number, number, [string, string[], (string | null)[]][]];
+      const result = results[i]!;
+      if (result.status === 'rejected') throw result.reason;
+      const [added, length, rows] = result.value as [number, number, [string, string[], (string | null)[]][]];
       if (rows.length === 0) return;
       const entries: StreamEntry[] = [];
       const facts = new Map<string, JobFacts | null>();
@@ -391,7 +394,7 @@ export function startStreamReader(options: StreamReaderOptions) {
     }
     metrics.ignored.inc(ignored);
 
-    await post(events);
+    await post(events, backlogged);
 
     // The api has them: the cursors move on, the states join what waits to be saved. Counted
     // only now, so a read posted again after a failure does not count its loss twice.
@@ -446,19 +449,27 @@ export function startStreamReader(options: StreamReaderOptions) {
   }
 
   /** Posts the round's events and waits for the api's answer to each; throws unless all were taken or refused for good. */
-  async function post(events: { event: SsotJobEvent; id: string; at: number }[]): Promise<void> {
+  async function post(events: { event: SsotJobEvent; id: string; at: number }[], catchingUp: boolean): Promise<void> {
     if (events.length === 0) return;
+    // Keeping up, a round goes in as few requests as it needs: each request is a dispatcher batch
+    // and a snapshot build downstream, and splitting rounds that fit in one request in two made
+    // the SSOT do twice the work for the same events (at 1,000 events/s, ~0.4 cores more of
+    // PostgreSQL, collector and dispatcher; bench/bridge-bullmq.mjs). Catching up (a full read),
+    // every publisher takes a share, so the api's answers overlap. Rounds follow one another, so
+    // a job's events stay in order however a round is split.
+    const lanes = catchingUp ? publishers.length : Math.min(publishers.length, Math.ceil(events.length / options.requestEvents));
     const sent = events.map(({ event, id, at }) =>
-      publishers[publishers.length === 1 ? 0 : spread(event.payload.job_id, publishers.length)]!.publish(event.name, event.payload as never, { id, occurredAt: new Date(at) }),
+      publishers[lanes === 1 ? 0 : spread(event.payload.job_id, lanes)]!.publish(event.name, event.payload as never, { id, occurredAt: new Date(at) }),
     );
-    for (const publisher of publishers) void publisher.flush();
+    for (const publisher of publishers.slice(0, lanes)) void publisher.flush();
     const results = await Promise.allSettled(sent);
     const now = Date.now();
     let failure: unknown = null;
+    const posted = new Map<string, number>();
     results.forEach((result, i) => {
       const { event, at } = events[i]!;
       if (result.status === 'fulfilled') {
-        metrics.posted.inc({ name: event.name });
+        posted.set(event.name, (posted.get(event.name) ?? 0) + 1);
         metrics.age.observe((now - at) / 1000);
       } else if (result.reason instanceof IngestError && (result.reason.status === 400 || result.reason.status === 413)) {
         // Refused for good: posting it again would be refused again.
@@ -468,6 +479,7 @@ export function startStreamReader(options: StreamReaderOptions) {
         failure ??= result.reason;
       }
     });
+    for (const [name, n] of posted) metrics.posted.inc({ name }, n);
     if (failure) {
       metrics.postFailures.inc();
       throw new PostFailedError(`the api did not take the events: ${(failure as Error)?.message ?? String(failure)}`, { cause: failure });

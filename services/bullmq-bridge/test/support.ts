@@ -80,6 +80,8 @@ export function eventually(check: () => unknown, options: Parameters<typeof wait
 export async function startIngestProxy(target: string) {
   /** Stream events (ids `bullmq:…`) the api accepted through here. */
   let forwarded = 0;
+  /** Each request the api accepted (202): its events' names and job ids, in order. */
+  const accepted: { name: string; job_id?: string }[][] = [];
   let hold: { after: number; resolve(): void } | null = null;
   const held: ServerResponse[] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -96,6 +98,10 @@ export async function startIngestProxy(target: string) {
         const text = await upstream.text();
         res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
         const streamEvents = upstream.status === 202 ? body.split('"id":"bullmq:').length - 1 : 0;
+        if (upstream.status === 202) {
+          const { events } = JSON.parse(body) as { events: { name: string; payload: { job_id?: string } }[] };
+          accepted.push(events.map((e) => ({ name: e.name, job_id: e.payload.job_id })));
+        }
         forwarded += streamEvents;
         if (hold && streamEvents > 0 && forwarded >= hold.after) {
           held.push(res);
@@ -114,6 +120,8 @@ export async function startIngestProxy(target: string) {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     /** Stream events the api accepted through here so far. */
     forwarded: () => forwarded,
+    /** The requests the api accepted through here so far: each one's events (name, job id). */
+    requests: () => accepted,
     /**
      * Resolves once the api accepted a batch of stream events that brings the count to `after`
      * or more; the bridge never gets the answer to that one.
