@@ -11,8 +11,11 @@
 // For each phase: BullMQ events/s carried (SSOT events the api accepted from the bridge), the
 // bridge's CPU per 1,000 events (utime + stime of its process from /proc/<pid>/stat, over the
 // phase), lag p50/p99 from BullMQ's event time (its stream entry's) to the first snapshot version
-// covering the event (announced `events_upto` ≥ its entry on the SSOT event stream), the
-// bridge's own lag (entry → the api's 202, from its histogram), and every process's CPU.
+// covering the event (announced `events_upto` ≥ its entry on the SSOT event stream) with its
+// stages (→ the api's XADD, → the dispatcher's transaction, → its refresh request, → the covering
+// build's start, → the announcement), the bridge's own lag (entry → the api's 202, from its
+// histogram), and every process's CPU. The services' own settings (BULLMQ_BATCH_MS,
+// REFRESH_MIN_INTERVAL_MS, …) pass through from the environment.
 //
 // Options (env): BENCH_ADMIN_DATABASE_URL (postgresql://postgres@127.0.0.1:5432/postgres),
 // REDIS_URL (redis://127.0.0.1:6379: the SSOT's), BENCH_RATE (1000 events/s), BENCH_STEADY_S (20),
@@ -29,6 +32,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import Redis from 'ioredis';
+import pg from 'pg';
 import { cpuSampler } from './lib/cpu.mjs';
 import { copyOfTemplate, referenceTemplate } from './lib/dataset.mjs';
 import { createLogBook, freePort, scrapeSeries, startService, stopAll } from './lib/services.mjs';
@@ -260,7 +264,7 @@ async function bench() {
       { logBook, label: `${phase}/bullmq-bridge` },
     );
     const services = [collector, api, dispatcher, bridge];
-    return { keys, bridge, services, stop: () => Promise.all(services.map((s) => s.stop())) };
+    return { keys, bridge, services, dbUrl, stop: () => Promise.all(services.map((s) => s.stop())) };
   }
 
   /** Every snapshot version announced, with its arrival time here, as running maxima of `events_upto`. */
@@ -269,10 +273,10 @@ async function bench() {
     const marks = [];
     sub.on('message', (_channel, message) => {
       const t = Date.now();
-      const { events_upto: upto } = JSON.parse(message);
+      const { events_upto: upto, generated_at: generatedAt } = JSON.parse(message);
       if (!upto) return;
       const id = parseId(upto);
-      if (marks.length === 0 || compareIds(id, marks[marks.length - 1].upto) > 0) marks.push({ t, upto: id });
+      if (marks.length === 0 || compareIds(id, marks[marks.length - 1].upto) > 0) marks.push({ t, upto: id, generatedAt: Date.parse(generatedAt) });
     });
     await sub.subscribe(keys.versionChannel);
     return {
@@ -324,7 +328,8 @@ async function bench() {
       last = counts.posted + counts.dropped;
       const info = await bull.client.xinfo('STREAM', `${prefix}:${QUEUE}:events`).catch(() => null);
       const head = info ? info[info.indexOf('last-generated-id') + 1] : null;
-      const saved = await redis.hget(`${stack.keys.namespace}:bullmq-bridge:${prefix}:positions`, QUEUE);
+      // A saved position is `{entry id} {entries up to it}` (positions.ts): the id is its first word.
+      const saved = (await redis.hget(`${stack.keys.namespace}:bullmq-bridge:${prefix}:positions`, QUEUE))?.split(' ')[0];
       return still && head === saved && (await groupIdle(stack.keys.events, DISPATCHER_GROUP)) && (await groupIdle(stack.keys.refreshRequests, COLLECTOR_GROUP));
     }, drainMs, 250);
   }
@@ -332,12 +337,17 @@ async function bench() {
   /**
    * Lag of every BullMQ job event dated in [from, to]: its entry time → the first version covering
    * its SSOT stream entry; split at the SSOT stream entry (the api's XADD): the bridge and the
-   * api's ingest before it, the dispatcher and the collector after.
+   * api's ingest before it, the dispatcher and the collector after. That second part is split
+   * again: → the start of the dispatcher's transaction that persisted the event
+   * (`processed_events.processed_at`), → the first refresh request naming the event (its entry on
+   * the refresh stream: the dispatcher is done with the event's batch), → the start of the
+   * covering build (its `generated_at`), → the announcement's arrival here.
    */
   async function lagToSnapshot(stack, watch, from, to) {
     const lags = [];
     const toStream = [];
     const toVersion = [];
+    const covered = [];
     let uncovered = 0;
     let start = '-';
     for (;;) {
@@ -357,12 +367,63 @@ async function bench() {
         lags.push(covering.t - at);
         toStream.push(streamAt - at);
         toVersion.push(covering.t - streamAt);
+        covered.push({ id: event.id, entry: parseId(entryId), streamAt, covering });
       }
       if (entries.length < 10_000) break;
       const [ms, seq] = parseId(entries[entries.length - 1][0]);
       start = `${ms}-${seq + 1}`;
     }
-    return { ...percentiles(lags), uncovered, stages: { bullmq_to_ssot_stream: percentiles(toStream), ssot_stream_to_version: percentiles(toVersion) } };
+    // Refresh requests as running maxima of the `events_upto` they name, with their entry time.
+    const requests = [];
+    for (let from = '-'; ; ) {
+      const batch = await redis.xrange(stack.keys.refreshRequests, from, '+', 'COUNT', 10_000);
+      for (const [entryId, fields] of batch) {
+        const upto = JSON.parse(fields[fields.indexOf('request') + 1]).events_upto;
+        if (!upto) continue;
+        const id = parseId(upto);
+        if (requests.length === 0 || compareIds(id, requests[requests.length - 1].upto) > 0) requests.push({ t: parseId(entryId)[0], upto: id });
+      }
+      if (batch.length < 10_000) break;
+      const [ms, seq] = parseId(batch[batch.length - 1][0]);
+      from = `${ms}-${seq + 1}`;
+    }
+    const firstRequest = (entry) => {
+      let lo = 0;
+      let hi = requests.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (compareIds(requests[mid].upto, entry) >= 0) hi = mid;
+        else lo = mid + 1;
+      }
+      return requests[lo];
+    };
+    const split = { stream_to_tx: [], tx_to_request: [], request_to_build: [], build_to_announce: [] };
+    const client = new pg.Client({ connectionString: stack.dbUrl });
+    await client.connect();
+    try {
+      const { rows } = await client.query('SELECT id::text, (extract(epoch FROM processed_at) * 1000)::float8 AS at FROM processed_events WHERE id = ANY($1::text[])', [covered.map((c) => c.id)]);
+      const processedAt = new Map(rows.map((r) => [r.id, r.at]));
+      for (const { id, entry, streamAt, covering } of covered) {
+        const tx = processedAt.get(id);
+        const request = firstRequest(entry);
+        if (tx === undefined || !request) continue;
+        split.stream_to_tx.push(tx - streamAt);
+        split.tx_to_request.push(request.t - tx);
+        split.request_to_build.push(covering.generatedAt - request.t);
+        split.build_to_announce.push(covering.t - covering.generatedAt);
+      }
+    } finally {
+      await client.end();
+    }
+    return {
+      ...percentiles(lags),
+      uncovered,
+      stages: {
+        bullmq_to_ssot_stream: percentiles(toStream),
+        ssot_stream_to_version: percentiles(toVersion),
+        ...Object.fromEntries(Object.entries(split).map(([name, xs]) => [name, percentiles(xs)])),
+      },
+    };
   }
 
   async function runPhase(phase, bull) {
