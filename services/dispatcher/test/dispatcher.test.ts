@@ -322,7 +322,9 @@ describe('dispatcher', () => {
       const offline = Array.from({ length: 6 }, (_, i) => newEvent('worker:offline', { worker_id: randomUUID(), reason: `test: held ${i}` }));
       const jobs = Array.from({ length: 50 }, () => newEvent('job:created', { job_id: randomUUID(), queue: 'default', type: 'while-held' }));
       await appendEvents(redis, keys, [...offline.slice(0, 3), ...jobs, ...offline.slice(3)], EVENT_STREAM_MAXLEN);
-      // Every event's effect is in while the webhook still holds its first answers back.
+      // Every event's effect goes in while the webhook holds its first answers back: first a post
+      // held (the outbox is delivered after the batch that wrote it), then every effect, still held.
+      await waitFor(() => webhook.waiting > 0, { message: 'the webhook holding a first alert' });
       await waitFor(async () => (await prisma.processedEvent.count({ where: { id: { in: [...offline, ...jobs].map((e) => e.id) } } })) === 56, { message: 'every event persisted' });
       expect(webhook.waiting).toBeGreaterThan(0);
       expect(webhook.received.filter((r) => offline.some((e) => e.id === r.id))).toEqual([]);
