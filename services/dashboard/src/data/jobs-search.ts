@@ -53,7 +53,9 @@ export function normaliseFilters(filters: JobFilters): JobFilters {
   return filtersFromSearch(filtersToSearch(filters));
 }
 
-export const jobsSearchKey = (filters: JobFilters) => ['jobs', 'search', normaliseFilters(filters)] as const;
+/** The key every search's is under (one per set of filters). */
+export const JOBS_SEARCH_KEY = ['jobs', 'search'] as const;
+export const jobsSearchKey = (filters: JobFilters) => [...JOBS_SEARCH_KEY, normaliseFilters(filters)] as const;
 
 /** The request path of one page. */
 export function jobsPagePath(filters: JobFilters, cursor: string | null, limit = JOBS_PAGE_SIZE): string {

@@ -1,7 +1,8 @@
 import type { CentralDataService } from '@agentos/client';
-import type { JobDetail } from '@agentos/contracts';
-import type { QueryClient } from '@tanstack/query-core';
+import type { JobDetail, JobSummary } from '@agentos/contracts';
+import type { InfiniteData, QueryClient } from '@tanstack/query-core';
 import { jobDetailKey, withCommandResult } from './job-detail';
+import { JOBS_SEARCH_KEY, type JobsPage } from './jobs-search';
 
 type EventSource = Pick<CentralDataService, 'on'>;
 
@@ -20,6 +21,9 @@ const REMEMBERED_RESULTS = 1000;
  * the persist, CONTRACT §6), so a detail fetched on a `command:result` may still list the command
  * as requested. The results heard are remembered and applied again to every detail fetched
  * afterwards: a command's outcome, once heard, is never shown as pending again.
+ *
+ * A job's row in a loaded search shows what its fetched detail shows (status, attempts, times…),
+ * so the open job and its row never disagree; the search itself is not refetched.
  */
 export function followJobEvents(service: EventSource, queryClient: QueryClient): () => void {
   const results = new Map<string, { jobId: string; result: { command_id: string; ok: boolean; error?: string | null }; at: string }>();
@@ -33,6 +37,7 @@ export function followJobEvents(service: EventSource, queryClient: QueryClient):
       if (heard && heard.jobId === detail.id) next = withCommandResult(next, heard.result, heard.at);
     }
     if (next !== detail) queryClient.setQueryData(event.query.queryKey, next);
+    showInSearches(queryClient, next);
   });
   const refresh = (jobId: unknown) => {
     if (typeof jobId !== 'string') return;
@@ -55,4 +60,35 @@ export function followJobEvents(service: EventSource, queryClient: QueryClient):
     for (const stop of stops) stop();
     reapply();
   };
+}
+
+/** The summary's own fields, as the api answers them in a search: `error` clipped as there. */
+const SEARCH_ERROR_CHARS = 500;
+
+/** `detail`'s current values in every loaded search page that lists the job; pages without it keep their identity. */
+function showInSearches(queryClient: QueryClient, detail: JobDetail): void {
+  const fresh = (row: JobSummary): JobSummary | null => {
+    let changed = false;
+    const next: Record<string, unknown> = { ...row };
+    for (const key of Object.keys(row) as (keyof JobSummary)[]) {
+      if (!(key in detail)) continue;
+      const value = key === 'error' && typeof detail.error === 'string' ? detail.error.slice(0, SEARCH_ERROR_CHARS) : detail[key];
+      if (value !== row[key]) (next[key] = value), (changed = true);
+    }
+    return changed ? (next as unknown as JobSummary) : null;
+  };
+  queryClient.setQueriesData<InfiniteData<JobsPage>>({ queryKey: JOBS_SEARCH_KEY }, (data) => {
+    if (!data?.pages) return data;
+    let touched = false;
+    const pages = data.pages.map((page) => {
+      const index = page.items.findIndex((row) => row.id === detail.id);
+      const row = index === -1 ? null : fresh(page.items[index]!);
+      if (!row) return page;
+      touched = true;
+      const items = [...page.items];
+      items[index] = row;
+      return { ...page, items };
+    });
+    return touched ? { ...data, pages } : data;
+  });
 }

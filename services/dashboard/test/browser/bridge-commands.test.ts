@@ -102,6 +102,8 @@ describe('retry and cancel from the dashboard, through the bullmq-bridge to real
     );
     await page.locator('[data-testid="job-detail"][data-status="completed"]').waitFor({ timeout: 30_000 });
     await page.locator('[data-testid="job-commands"] li[data-status="succeeded"]').waitFor({ timeout: 15_000 });
+    // Its row in the search beside the detail says the same.
+    await page.locator(`[data-job-id="${id}"]`).getByText('completed', { exact: true }).waitFor({ timeout: 5_000 });
     expect(await Job.fromId(q, job.id!)).toMatchObject({ attemptsMade: 2, returnvalue: 'done' });
     expect(runs).toBe(2);
     expect(await stack.prisma.job.findUniqueOrThrow({ where: { id } })).toMatchObject({ status: 'completed', attempts: 2, source: 'bullmq' });

@@ -4,6 +4,7 @@
 import type { CommandRecord, JobDetail } from '@agentos/contracts';
 import { QueryClient } from '@tanstack/query-core';
 import { jobDetailKey } from '../../src/data/job-detail';
+import { jobsSearchKey, type JobsPage } from '../../src/data/jobs-search';
 import { followJobEvents } from '../../src/data/live-job-events';
 
 const requested: CommandRecord = { id: 'c-1', action: 'cancel', status: 'requested', requested_by: 'auth0|admin', requested_at: '2026-12-03T10:01:00.000Z', error: null, completed_at: null };
@@ -42,6 +43,29 @@ describe('followJobEvents', () => {
     await client.fetchQuery({ queryKey: other });
     expect(client.getQueryData<JobDetail>(other)!.commands[0]!.status).toBe('requested');
 
+    stop();
+    client.clear();
+  });
+
+  it('shows a fetched detail in the search rows that list the job, and leaves other rows and pages alone', async () => {
+    const { service } = socket();
+    const client = new QueryClient();
+    const row = (id: string, status: string) => ({ id, status, attempts: 1, error: null, finished_at: null }) as never;
+    const search = jobsSearchKey({ queue: 'q' });
+    const other = { items: [row('q:9', 'pending')], next_cursor: null } satisfies JobsPage;
+    client.setQueryData(search, { pages: [{ items: [row('q:6', 'failed'), row('q:7', 'failed')], next_cursor: 'c' }, other], pageParams: [null, 'c'] });
+    const stop = followJobEvents(service as never, client);
+    const key = jobDetailKey('q:7');
+    client.setQueryDefaults(key, { queryFn: async () => ({ ...detail, status: 'completed', attempts: 2, error: null, finished_at: '2026-12-03T10:03:00.000Z' }) as JobDetail });
+    await client.fetchQuery({ queryKey: key });
+    const data = client.getQueryData<{ pages: JobsPage[] }>(search)!;
+    expect(data.pages[0]!.items.map((r) => [r.id, r.status, r.attempts, r.finished_at])).toEqual([
+      ['q:6', 'failed', 1, null],
+      ['q:7', 'completed', 2, '2026-12-03T10:03:00.000Z'],
+    ]);
+    // Keys the summary does not have are not added; the page without the job is the same object.
+    expect(Object.keys(data.pages[0]!.items[1]!).sort()).toEqual(['attempts', 'error', 'finished_at', 'id', 'status']);
+    expect(data.pages[1]).toBe(other);
     stop();
     client.clear();
   });
