@@ -25,9 +25,9 @@
 // "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { cpus, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +35,8 @@ import Redis from 'ioredis';
 import pg from 'pg';
 import { cpuSampler } from './lib/cpu.mjs';
 import { copyOfTemplate, referenceTemplate } from './lib/dataset.mjs';
-import { createLogBook, freePort, scrapeSeries, startService, stopAll } from './lib/services.mjs';
+import { compareIds, groupIdle as groupIdleOn, parseId, percentiles, processTicks, round, sleep, startRedisServer, until } from './lib/bridge-bench.mjs';
+import { createLogBook, scrapeSeries, startService, stopAll } from './lib/services.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -44,8 +45,6 @@ const QUEUE = 'bench';
 const EVENTS_PER_JOB = 3;
 const TICKS_PER_S = 100;
 const TICK_MS = 10;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const round = (x, d = 1) => (x === null || x === undefined || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d);
 
 // ---------------------------------------------------------------------------------------------
 // The BullMQ side, in a process of its own (`--workload`): a producer and workers, so their CPU
@@ -141,63 +140,9 @@ async function bench() {
   const logBook = createLogBook();
   const redis = new Redis(redisUrl);
 
-  function percentiles(xs) {
-    if (xs.length === 0) return { n: 0 };
-    const s = [...xs].sort((a, b) => a - b);
-    const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
-    return { n: s.length, p50: round(q(0.5)), p90: round(q(0.9)), p99: round(q(0.99)), max: round(s[s.length - 1]) };
-  }
-
-  async function until(check, timeoutMs, everyMs = 50) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await check();
-      if (value) return value;
-      if (Date.now() > deadline) return null;
-      await sleep(everyMs);
-    }
-  }
-
-  /** utime and stime of a process (stat(5) fields 14 and 15), in clock ticks. */
-  function processTicks(pid) {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { user: Number(fields[11]), system: Number(fields[12]) };
-  }
-
-  const parseId = (id) => id.split('-').map(Number);
-  const compareIds = ([am, as], [bm, bs]) => am - bm || as - bs;
-
-  async function groupIdle(stream, group) {
-    const groups = await redis.xinfo('GROUPS', stream).catch(() => []);
-    for (const flat of groups) {
-      const g = {};
-      for (let i = 0; i < flat.length; i += 2) g[flat[i]] = flat[i + 1];
-      if (g.name === group) return Number(g.pending) === 0 && (g.lag === null || Number(g.lag) === 0);
-    }
-    return true;
-  }
-
   /** BullMQ's Redis: a redis-server of the benchmark's own, so its CPU shows apart from the SSOT's. */
-  async function startBullRedis() {
-    const dir = mkdtempSync(join(tmpdir(), 'bench-bullmq-redis-'));
-    const port = await freePort();
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', join(dir, 'redis.log')], { stdio: 'ignore' });
-    const url = `redis://127.0.0.1:${port}`;
-    const client = new Redis(url, { lazyConnect: true, retryStrategy: () => 100 });
-    client.on('error', () => {});
-    await until(() => client.connect().then(() => true, () => false), 10_000, 100);
-    return {
-      url,
-      client,
-      pid: child.pid,
-      async stop() {
-        client.disconnect();
-        child.kill('SIGKILL');
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  }
+  const startBullRedis = () => startRedisServer('bullmq-redis');
+  const groupIdle = (stream, group) => groupIdleOn(redis, stream, group);
 
   /** The workload process; `marks` resolves each of its JSON lines by mark. */
   function startWorkload(bull, prefix, mode, seconds) {

@@ -27,15 +27,16 @@
 // own settings (INGEST_FLUSH_MS, …) pass through from the environment.
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { cpus, hostname, tmpdir } from 'node:os';
+import { cpus, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Redis from 'ioredis';
 import { cpuSampler } from './lib/cpu.mjs';
 import { copyOfTemplate, referenceTemplate } from './lib/dataset.mjs';
-import { createLogBook, freePort, scrapeSeries, startService, stopAll } from './lib/services.mjs';
+import { compareIds, groupIdle as groupIdleOn, parseId, percentiles, processTicks, round, sleep, startRedisServer, until } from './lib/bridge-bench.mjs';
+import { createLogBook, scrapeSeries, startService, stopAll } from './lib/services.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -63,71 +64,15 @@ const TICKS_PER_S = 100;
 const ingestToken = `bench-ingest-${randomBytes(12).toString('hex')}`;
 const secret = 'bench-secret-that-is-long-enough-for-hs256-0123456789';
 const log = (...args) => console.error('[bench:celery]', ...args);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const round = (x, d = 1) => (x === null || x === undefined || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d);
 const logBook = createLogBook();
 const redis = new Redis(redisUrl);
+const groupIdle = (stream, group) => groupIdleOn(redis, stream, group);
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-function percentiles(xs) {
-  if (xs.length === 0) return { n: 0 };
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
-  return { n: s.length, p50: round(q(0.5)), p90: round(q(0.9)), p99: round(q(0.99)), max: round(s[s.length - 1]) };
-}
-
-async function until(check, timeoutMs, everyMs = 50) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) return null;
-    await sleep(everyMs);
-  }
-}
-
-/** utime and stime of a process (stat(5) fields 14 and 15), in clock ticks. */
-function processTicks(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(fields[11]), system: Number(fields[12]) };
-}
-
-const parseId = (id) => id.split('-').map(Number);
-const compareIds = ([am, as], [bm, bs]) => am - bm || as - bs;
-
-async function groupIdle(stream, group) {
-  const groups = await redis.xinfo('GROUPS', stream).catch(() => []);
-  for (const flat of groups) {
-    const g = {};
-    for (let i = 0; i < flat.length; i += 2) g[flat[i]] = flat[i + 1];
-    if (g.name === group) return Number(g.pending) === 0 && (g.lag === null || Number(g.lag) === 0);
-  }
-  return true;
-}
-
 /** A redis-server of the benchmark's own: the Celery broker. */
-async function startBroker() {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-celery-broker-'));
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', join(dir, 'redis.log')], { stdio: 'ignore' });
-  const url = `redis://127.0.0.1:${port}/${BROKER_DB}`;
-  const client = new Redis(url, { lazyConnect: true, retryStrategy: () => 100 });
-  client.on('error', () => {});
-  await until(() => client.connect().then(() => true, () => false), 10_000, 100);
-  return {
-    url,
-    client,
-    pid: child.pid,
-    async stop() {
-      client.disconnect();
-      child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+const startBroker = () => startRedisServer('celery-broker', BROKER_DB);
 
 function pythonEnv(brokerUrl) {
   // No result backend: the tasks are trivial and their results nobody's business here.
