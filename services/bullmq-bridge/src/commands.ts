@@ -1,11 +1,11 @@
 import type { CommandOutcome } from '@agentos/client';
-import type { Command } from '@agentos/contracts';
+import { type BullmqBridgeKeys, type Command } from '@agentos/contracts';
 import type { Logger, Redis } from '@agentos/runtime';
 import { Job, UnrecoverableError } from 'bullmq';
 import type { BullQueues } from './bull-queues';
 import type { QueueSet } from './discovery';
 import { parseSsotJobId } from './ids';
-import { type BridgeKeys, bullKeys } from './keys';
+import { bullKeys } from './keys';
 import type { BridgeMetrics } from './metrics';
 
 /** The reason an active job is failed with when an admin cancels it (CONTRACT §8). */
@@ -20,7 +20,7 @@ export interface CommandHandlerOptions {
   bull: Redis;
   /** The SSOT's Redis: outcomes already given. */
   redis: Redis;
-  keys: BridgeKeys;
+  keys: BullmqBridgeKeys;
   prefix: string;
   queues: QueueSet;
   bullQueues: BullQueues;

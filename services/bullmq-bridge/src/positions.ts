@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { BullmqBridgeKeys } from '@agentos/contracts';
 import type { Redis } from '@agentos/runtime';
-import type { BridgeKeys } from './keys';
 import { decodeState, encodeState, type JobState } from './mapping';
 
 const SAVE_POSITION = readFileSync(join(__dirname, 'lua', 'savePosition-2.lua'), 'utf8');
@@ -26,7 +26,7 @@ export class PositionStore {
 
   constructor(
     redis: Redis,
-    private readonly keys: BridgeKeys,
+    private readonly keys: BullmqBridgeKeys,
   ) {
     this.redis = redis as PositionRedis;
     if (typeof this.redis.savePosition !== 'function') redis.defineCommand('savePosition', { numberOfKeys: 2, lua: SAVE_POSITION });

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { CommandConsumer, EventPublisher } from '@agentos/client';
-import { BUILTIN_SOURCE_CAPABILITIES } from '@agentos/contracts';
+import { BUILTIN_SOURCE_CAPABILITIES, bullmqBridgeKeys } from '@agentos/contracts';
 import { closeRedis, createRedis, createServiceContext, httpServerOptions, type Logger, startHealthServer } from '@agentos/runtime';
 import type { Registry } from 'prom-client';
 import { BullQueues } from './bull-queues';
@@ -8,7 +8,6 @@ import { createCommandHandler } from './commands';
 import type { BridgeConfig } from './config';
 import { QueueSet, startDiscovery } from './discovery';
 import { createHttpFetch } from './http-fetch';
-import { bridgeKeys } from './keys';
 import { createBridgeMetrics } from './metrics';
 import { PositionStore } from './positions';
 import { startStreamReader } from './stream-reader';
@@ -37,7 +36,7 @@ export async function startBridgeService(config: Readonly<BridgeConfig>, options
   const redis = ctx.redis('command');
   const bull = createRedis(config.BULLMQ_REDIS_URL, { name: `${SERVICE_NAME}:bullmq`, role: 'command', commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS });
   const bullBlocking = createRedis(config.BULLMQ_REDIS_URL, { name: `${SERVICE_NAME}:bullmq-read`, role: 'blocking' });
-  const keys = bridgeKeys(config.SSOT_NAMESPACE, config.BULLMQ_PREFIX);
+  const keys = bullmqBridgeKeys(config.SSOT_NAMESPACE, config.BULLMQ_PREFIX);
   const discover = config.BULLMQ_QUEUES.length === 0;
   const queues = new QueueSet(config.BULLMQ_QUEUES, logger);
   const bullQueues = new BullQueues(bull, config.BULLMQ_PREFIX);

@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { BullmqBridgeKeys } from '@agentos/contracts';
 import type { EventPublisher } from '@agentos/client';
 import { IngestError } from '@agentos/client';
 import { Lease, type Logger, type LoopWatch, type Redis, TimeoutError, waitForRedis, withTimeout } from '@agentos/runtime';
 import type { QueueSet } from './discovery';
 import { compareEntryIds, entryTime, streamEventId } from './ids';
-import { type BridgeKeys, bullKeys } from './keys';
+import { bullKeys } from './keys';
 import { factsNeeded, type JobFacts, type JobState, type MapOptions, mapEntry, type SsotJobEvent, type StreamEntry } from './mapping';
 import type { BridgeMetrics } from './metrics';
 import type { PositionStore, SavedPosition } from './positions';
@@ -18,7 +19,7 @@ export interface StreamReaderOptions {
   /** The SSOT's Redis: leases. */
   redis: Redis;
   store: PositionStore;
-  keys: BridgeKeys;
+  keys: BullmqBridgeKeys;
   prefix: string;
   queues: QueueSet;
   /**

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { EventPublisher } from '@agentos/client';
-import { MAX_ID_LENGTH, type RedisKeys, type WorkerHeartbeatPayload } from '@agentos/contracts';
+import { type BullmqBridgeKeys, MAX_ID_LENGTH, type RedisKeys, type WorkerHeartbeatPayload } from '@agentos/contracts';
 import { Lease, type Logger, type LoopWatch, type Redis } from '@agentos/runtime';
 import type { BullQueues } from './bull-queues';
 import type { QueueSet } from './discovery';
 import { isOpaqueId } from './ids';
-import { type BridgeKeys, bullKeys } from './keys';
+import { bullKeys } from './keys';
 import type { BridgeMetrics } from './metrics';
 
 /** One worker connection in BullMQ's worker list (`queue.getWorkers()`: its `CLIENT LIST` entries). */
@@ -59,7 +59,7 @@ export interface PollerOptions {
   bull: Redis;
   /** The SSOT's Redis: the lease, the workers announced, and the SSOT's own live-worker set. */
   redis: Redis;
-  keys: BridgeKeys;
+  keys: BullmqBridgeKeys;
   ssotKeys: RedisKeys;
   prefix: string;
   queues: QueueSet;

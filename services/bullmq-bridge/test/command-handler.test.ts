@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import { BullQueues } from '../src/bull-queues';
 import { createCommandHandler } from '../src/commands';
 import { QueueSet } from '../src/discovery';
-import { bridgeKeys } from '../src/keys';
+import { bullmqBridgeKeys } from '@agentos/contracts';
 import { createBridgeMetrics } from '../src/metrics';
 import { cleanupNamespace, TEST_REDIS_URL, uniqueNamespace } from '../../../test/support/redis';
 import { bullConnection, cleanupPrefix, eventually, uniquePrefix } from './support';
@@ -28,7 +28,7 @@ beforeAll(() => {
   handle = createCommandHandler({
     bull: redis,
     redis,
-    keys: bridgeKeys(namespace, prefix),
+    keys: bullmqBridgeKeys(namespace, prefix),
     prefix,
     queues: new QueueSet(['work']),
     bullQueues: queues,
