@@ -35,7 +35,7 @@ import Redis from 'ioredis';
 import pg from 'pg';
 import { cpuSampler } from './lib/cpu.mjs';
 import { copyOfTemplate, referenceTemplate } from './lib/dataset.mjs';
-import { compareIds, groupIdle as groupIdleOn, parseId, percentiles, processTicks, round, sleep, startRedisServer, until } from './lib/bridge-bench.mjs';
+import { compareIds, groupIdle as groupIdleOn, parseId, percentiles, processTicks, removeKeys, round, sleep, startRedisServer, until } from './lib/bridge-bench.mjs';
 import { createLogBook, scrapeSeries, startService, stopAll } from './lib/services.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -487,6 +487,8 @@ async function bench() {
     }
   } finally {
     await stopAll(5000);
+    // This run's namespaces (one per phase): thousands of keys each, which every SCAN of the shared Redis would wade through.
+    await removeKeys(redis, `bench-bullmq-${process.pid}.*`).catch((error) => console.error('[bench] keys left behind:', error.message));
     redis.disconnect();
   }
 }

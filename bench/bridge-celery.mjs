@@ -35,7 +35,7 @@ import { fileURLToPath } from 'node:url';
 import Redis from 'ioredis';
 import { cpuSampler } from './lib/cpu.mjs';
 import { copyOfTemplate, referenceTemplate } from './lib/dataset.mjs';
-import { compareIds, groupIdle as groupIdleOn, parseId, percentiles, processTicks, round, sleep, startRedisServer, until } from './lib/bridge-bench.mjs';
+import { compareIds, groupIdle as groupIdleOn, parseId, percentiles, processTicks, removeKeys, round, sleep, startRedisServer, until } from './lib/bridge-bench.mjs';
 import { createLogBook, scrapeSeries, startService, stopAll } from './lib/services.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -505,5 +505,7 @@ main()
   })
   .finally(async () => {
     await stopAll(5000);
+    // This run's namespaces (one per phase): thousands of keys each, which every SCAN of the shared Redis would wade through.
+    await removeKeys(redis, `bench-celery-${process.pid}.*`).catch((error) => console.error('[bench] keys left behind:', error.message));
     redis.disconnect();
   });

@@ -51,6 +51,16 @@ export async function groupIdle(redis, stream, group) {
   return true;
 }
 
+/** Deletes every key matching `pattern` (SCAN, never KEYS): a run's namespaces, left behind otherwise. */
+export async function removeKeys(redis, pattern) {
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 5000);
+    cursor = next;
+    if (found.length > 0) await redis.unlink(...found);
+  } while (cursor !== '0');
+}
+
 /**
  * A redis-server of the benchmark's own (the platform's broker), so its CPU shows apart from the
  * SSOT's; `db` is the database its URL names.
