@@ -22,7 +22,8 @@
 // BENCH_WARMUP_S (5: the same load first, unmeasured, so the JIT has compiled the bridge's code),
 // BENCH_MAX_S (20), BENCH_CONCURRENCY (50), BENCH_PHASES ("steady,max"), BENCH_DRAIN_S (30: how
 // long a phase may take to catch up), BENCH_NODE_ARGS (node flags for the services, e.g.
-// "--cpu-prof --cpu-prof-dir=/tmp/prof").
+// "--cpu-prof --cpu-prof-dir=/tmp/prof"), BENCH_OUT (the results file; default
+// bench/results/bridges-bullmq-{date}.json).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -475,7 +476,7 @@ async function bench() {
     };
     const dir = join(root, 'bench/results');
     mkdirSync(dir, { recursive: true });
-    const file = join(dir, `bridges-bullmq-${output.at.slice(0, 10)}.json`);
+    const file = process.env.BENCH_OUT || join(dir, `bridges-bullmq-${output.at.slice(0, 10)}.json`);
     writeFileSync(file, `${JSON.stringify(output, null, 2)}\n`);
     console.log(`\nbullmq-bridge (BullMQ ${output.machine.bullmq}, ${output.machine.cpus} cores) — ${file}`);
     for (const r of results) {

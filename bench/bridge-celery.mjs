@@ -23,7 +23,7 @@
 // REDIS_URL (redis://127.0.0.1:6379), BENCH_RATE (1000 events/s), BENCH_STEADY_S (20),
 // BENCH_WARMUP_S (5: the same load first, unmeasured, so the JIT has compiled the bridge's code),
 // BENCH_MAX_TASKS (8000), BENCH_CELERY_POOL ("solo"; e.g. "prefork -c 2"), BENCH_PHASES
-// ("replay,steady,max"), BENCH_DRAIN_S (20: how long a phase may take to catch up). The bridge's
+// ("replay,steady,max"), BENCH_DRAIN_S (20: how long a phase may take to catch up), BENCH_OUT (the results file; default bench/results/bridges-celery-{date}.json). The bridge's
 // own settings (INGEST_FLUSH_MS, …) pass through from the environment.
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -485,7 +485,7 @@ async function main() {
   };
   const dir = join(root, 'bench/results');
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `bridges-celery-${output.at.slice(0, 10)}.json`);
+  const file = process.env.BENCH_OUT || join(dir, `bridges-celery-${output.at.slice(0, 10)}.json`);
   writeFileSync(file, `${JSON.stringify(output, null, 2)}\n`);
   console.log(`\ncelery-bridge (Celery/kombu ${celery || '?'}, ${output.machine.cpus} cores, ${busyBefore} busy before the run) — ${file}`);
   for (const r of results) {

@@ -29,11 +29,23 @@ export const bridgeEnv = z.object({
   /** One of the api's `INGEST_TOKENS`. Required. */
   INGEST_TOKEN: z.string().min(1),
   /**
-   * Longest time an event waits for others to share its `POST /api/events`. Each request costs
-   * the bridge about as much CPU as a few dozen events: at 1,000 events/s, 20 ms made it use a
-   * third more CPU than 50 ms (bench/bridge-celery.mjs), for 30 ms less lag at most. @default 50
+   * Read pacing: after each read of Celery's event subscription, this long without reading; what
+   * is published meanwhile arrives in the next read, together (broker.ts, `paceReads`), and leaves
+   * in one `POST /api/events`. Celery publishes every event on its own: read as they come, each
+   * costs the bridge a wake-up, and at 1,000 events/s that was a third of its CPU
+   * (bench:bridges, steady phase: 0.074–0.079 CPU s per 1,000 events paced at 50 ms, 0.105–0.110
+   * unpaced with INGEST_FLUSH_MS 50, for the same lag). An event after a quiet spell is read at
+   * once; a bridge that is behind reads on without resting. 0: read as events arrive. At most
+   * 500: the connection's PINGs wait for the reads too. @default 50
    */
-  INGEST_FLUSH_MS: z.coerce.number().int().min(0).max(5000).default(50),
+  CELERY_READ_INTERVAL_MS: z.coerce.number().int().min(0).max(500).default(50),
+  /**
+   * Longest time an event waits for others to share its POST beyond the read it came in. With
+   * reads paced (CELERY_READ_INTERVAL_MS), a read's events already leave together, and 0 sends
+   * them at once. Unpaced, each request costs the bridge about as much CPU as a few dozen events,
+   * and 50 is the better choice. @default 0
+   */
+  INGEST_FLUSH_MS: z.coerce.number().int().min(0).max(5000).default(0),
   /**
    * Task name → pipeline agent, so a job says which agent it runs: JSON (`{"pipeline.plan":
    * "planner"}`) or `task=agent,task=agent`. A name ending in `*` matches every task name that

@@ -137,6 +137,7 @@ export async function startBridgeService(config: Readonly<BridgeConfig>, options
     watch: ctx.watchdog.watch('broker:subscription', ctx.watchdogTimeoutMs),
     logger,
     name: `${SERVICE_NAME}:events`,
+    readIntervalMs: config.CELERY_READ_INTERVAL_MS,
   });
 
   // Held tasks (waiting for their task-sent) are released on time even when nothing else arrives.

@@ -17,15 +17,19 @@ export const collectorEnv = z.object({
    */
   REFRESH_BATCH: z.coerce.number().int().positive().default(200),
   /**
-   * Shortest time from the start of one build to the start of the next. Idle, a request is built
-   * at once; under load, at most one build per interval answers every request that waited (the
-   * dispatch table's socket messages never wait for it: they go out from the dispatcher). 0
-   * builds again as soon as a request waits: freshest, but under a steady load the collector
-   * rebuilds back to back and takes whatever CPU is free. Chosen from bench:events at 1,000
-   * events/s (BENCHMARKS.md, "Cost per event"): 50 ms cuts the system's CPU per event by ~40 %
-   * against 0, for a POST → version p99 of ~85 ms instead of ~70. @default 50
+   * Build pacing: under load, one build per interval on average answers every request that
+   * waited; idle, a request is built at once (the dispatch table's socket messages never wait for
+   * it: they go out from the dispatcher). A build after a late one may start up to one interval
+   * early (a token bucket of two builds, build-pacer.ts), so a producer that asks about once per
+   * interval does not inherit its own jitter as waits. 0 builds again as soon as a request
+   * waits: freshest, but under a steady load the collector rebuilds back to back and takes
+   * whatever CPU is free. Chosen by measurement (BENCHMARKS.md, "Cost per event" and "Bridges"):
+   * against 0, pacing cuts the system's CPU per event at 1,000 events/s by ~35 %; 40 ms costs no
+   * more CPU than 50 there, for a POST → version p99 ~10 ms lower, and it is no longer than the
+   * bridges' batches (BullMQ 40 ms, Celery 50 ms), so a bridge's requests rarely wait for a build
+   * slot. @default 40
    */
-  REFRESH_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(10_000).default(50),
+  REFRESH_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(10_000).default(40),
   /** Connections to PostgreSQL; the sections of one build run on them in parallel. @default 10 */
   DB_POOL_MAX: z.coerce.number().int().positive().default(10),
 });

@@ -1,5 +1,6 @@
 import { COLLECTOR_GROUP, DISPATCHER_GROUP, refreshRequest, type RedisKeys, type SectionName } from '@agentos/contracts';
 import { compareStreamIds, entryField, type Logger, type LoopWatch, type Redis, requestRefresh, startStreamConsumer, type StreamEntry } from '@agentos/runtime';
+import { BuildPacer } from './build-pacer';
 import type { Collector } from './collector';
 import type { CollectorMetrics } from './metrics';
 
@@ -13,8 +14,7 @@ export function startRefreshConsumer(
   deps: { blocking: Redis; redis: Redis; keys: RedisKeys; collector: Collector; logger: Logger; metrics: CollectorMetrics },
   options: { consumer: string; batch?: number; minIntervalMs?: number; watch?: LoopWatch },
 ) {
-  const minIntervalMs = options.minIntervalMs ?? 0;
-  let lastBuildStart = 0;
+  const pacer = new BuildPacer(options.minIntervalMs ?? 0);
   // With several dispatchers, a batch's request can arrive while another replica still holds
   // lower events pending: the build cannot claim the batch's events, and if no request followed,
   // no version would say it covers them until the next warm. So the collector asks itself again,
@@ -61,12 +61,12 @@ export function startRefreshConsumer(
       // Read before the build starts, so every event it names was committed before the build reads.
       const dispatched = await dispatchedUpto(deps.redis, deps.keys).catch(() => undefined);
       const names = all ? [] : [...sections];
-      lastBuildStart = Date.now();
+      pacer.take();
       await deps.collector.refresh(names, requestIds, dispatched ?? eventsUpto);
       followUpIfShort(names, eventsUpto, dispatched ?? eventsUpto);
-      // Pacing (REFRESH_MIN_INTERVAL_MS): the requests that arrive meanwhile wait on the stream
-      // and are all answered by the next build.
-      const rest = lastBuildStart + minIntervalMs - Date.now();
+      // Pacing (REFRESH_MIN_INTERVAL_MS, build-pacer.ts): the requests that arrive meanwhile wait
+      // on the stream and are all answered by the next build.
+      const rest = pacer.restMs();
       if (rest > 0 && !stopped) await new Promise((resolve) => setTimeout(resolve, rest));
     }
     return entries.map(([id]) => id);

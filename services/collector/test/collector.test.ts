@@ -227,7 +227,7 @@ describe('collector', () => {
     }
   });
 
-  it('with REFRESH_MIN_INTERVAL_MS, answers the requests that arrive while it rests with one build, and starts builds that far apart', async () => {
+  it('with REFRESH_MIN_INTERVAL_MS, answers the requests that arrive while it rests with one build, and under load starts builds one interval apart', async () => {
     const MIN_INTERVAL_MS = 500;
     const { db, namespace } = await setup();
     const service = await startCollectorService(configFor(namespace, db.url, { REFRESH_MIN_INTERVAL_MS: String(MIN_INTERVAL_MS) }));
@@ -242,9 +242,16 @@ describe('collector', () => {
     try {
       // Every section built once first, so no build below stops to build the missing ones.
       await service.collector.refresh([]);
-      // The first request finds the collector idle: it builds at once, then rests.
+      // Idle, the bucket holds two builds (build-pacer.ts): two requests one after the other
+      // are each built at once, which spends it.
       const first = await requestRefresh(redis, keys, ['logs'], 'test');
       await answered([first], 'the first request answered');
+      const sentAt = Date.now();
+      const second = await requestRefresh(redis, keys, ['logs'], 'test');
+      await answered([second], 'the second request answered');
+      expect(answerOf.get(second)!.version).toBeGreaterThan(answerOf.get(first)!.version);
+      // Not after the interval, as a plain one-build-per-interval rule would have it.
+      expect(Date.now() - sentAt).toBeLessThan(MIN_INTERVAL_MS * 0.8);
       // Each round is sent as soon as the previous build is announced, so it arrives while the
       // collector rests; one request at a time, so an idle collector would build the first alone.
       const rounds: string[][] = [];
@@ -256,7 +263,7 @@ describe('collector', () => {
       }
 
       for (const ids of rounds) expect(new Set(ids.map((id) => answerOf.get(id)!.version)).size).toBe(1);
-      const builds = [first, ...rounds.map((ids) => ids[0]!)].map((id) => answerOf.get(id)!);
+      const builds = [second, ...rounds.map((ids) => ids[0]!)].map((id) => answerOf.get(id)!);
       expect(new Set(builds.map((b) => b.version)).size).toBe(builds.length);
       // generated_at is stamped by the collector as each build starts: the spacing it paces, free
       // of how late an announcement reached this process. It trails the pacing clock by one Redis
