@@ -70,9 +70,10 @@ export class EventSubscription {
   /**
    * Celery publishes each event on its own, so read as it arrives, every event is a wake-up of
    * this process, a socket read and a parser call: at 1,000 events/s that was almost a third of
-   * the bridge's CPU (bench:bridges, steady phase). Paced, a read is followed by `intervalMs` in which
-   * the socket is not read at all; what Celery publishes meanwhile waits in the socket's buffer
-   * (then in Redis's output buffer for this connection) and arrives in the next read, together.
+   * the bridge's CPU (bench:bridges, steady phase). Paced, a read is followed by `intervalMs`
+   * in which the socket is not read at all; what Celery publishes meanwhile waits in the
+   * socket's buffer (then in Redis's output buffer for this connection) and arrives in the next
+   * read, together.
    * An event that comes after a quiet spell is read at once; under load, each waits at most
    * `intervalMs`, the wait an event waits anyway for others to share its POST (with
    * INGEST_FLUSH_MS 0, a read's events leave in one request at once). Nothing is lost by not
