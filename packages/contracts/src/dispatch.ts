@@ -3,7 +3,12 @@ import type { EventName } from './events';
 /**
  * The seed's EVENT_DISPATCH_CONFIG as one typed constant (CONTRACT §5). The seed's cache names
  * are mapped to snapshot sections: `jobs_today` lives in `dashboard`, `workers` in
- * `agents_workers` and `dashboard`, `system_health` in `system_control` and `dashboard`.
+ * `agents_workers` and `dashboard`, `system_health` in `system_control` and `dashboard`. And a
+ * job event refreshes every section that shows jobs by status, which the seed's caches did not
+ * cover: `analytics` (`by_status`, `success_rate`) and `queue` (per-queue pending, processing
+ * and failed) change with every job's state, whatever the state. A section left out stayed stale
+ * until the next warm: the queue said nothing was processing while analytics still counted a
+ * job that had failed (the real-Celery test caught it once the last events of a run came alone).
  */
 
 export type DispatchAction = 'notify_admin' | 'check_minimum_workers' | 'alert_ops' | 'consider_scaling';
@@ -38,23 +43,23 @@ export interface DispatchRule {
 export const EVENT_DISPATCH_CONFIG = {
   'job:created': {
     cache: ['dashboard', 'queue', 'jobs_today'],
-    sections: ['dashboard', 'queue'],
+    sections: ['dashboard', 'queue', 'analytics'],
     websocket: { event: 'job:new', rooms: ['admin'] },
     priority: 'high',
   },
   'job:processing': {
     cache: ['dashboard', 'queue'],
-    sections: ['dashboard', 'queue'],
+    sections: ['dashboard', 'queue', 'analytics'],
     websocket: { event: 'job:progress', rooms: ['admin', 'user:{user_id}'] },
   },
   'job:completed': {
     cache: ['dashboard', 'analytics', 'jobs_today'],
-    sections: ['dashboard', 'analytics'],
+    sections: ['dashboard', 'analytics', 'queue'],
     websocket: { event: 'job:done', rooms: ['admin', 'user:{user_id}'] },
   },
   'job:failed': {
     cache: ['dashboard', 'queue'],
-    sections: ['dashboard', 'queue'],
+    sections: ['dashboard', 'queue', 'analytics'],
     websocket: { event: 'job:error', rooms: ['admin', 'alerts'] },
     actions: ['notify_admin'],
     priority: 'critical',
@@ -85,7 +90,7 @@ export const EVENT_DISPATCH_CONFIG = {
   // The extensions (CONTRACT §5), not in the seed.
   'job:cancelled': {
     cache: ['dashboard', 'queue'],
-    sections: ['dashboard', 'queue'],
+    sections: ['dashboard', 'queue', 'analytics'],
     websocket: { event: 'job:cancelled', rooms: ['admin', 'user:{user_id}'] },
   },
   'queue:stats': {
