@@ -16,6 +16,11 @@ export class BuildPacer {
   private tokens: number;
   private at: number;
 
+  /**
+   * @param intervalMs one build earned per this long (REFRESH_MIN_INTERVAL_MS); 0: never rest
+   * @param burst builds the bucket holds, the most that may start back to back @default 2
+   * @param now the clock, ms (tests pass their own) @default performance.now
+   */
   constructor(
     private readonly intervalMs: number,
     private readonly burst = 2,
