@@ -48,6 +48,7 @@ import { cpuSampler } from './lib/cpu.mjs';
 import { copyOfTemplate, referenceTemplate } from './lib/dataset.mjs';
 import { postEvents } from './lib/http.mjs';
 import { createLogBook, scrapeSeries, startService, stopAll } from './lib/services.mjs';
+import { sleep, until } from './lib/wait.mjs';
 import { createWorkload } from './lib/workload.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -94,7 +95,6 @@ const secret = 'bench-secret-that-is-long-enough-for-hs256-0123456789';
 const log = (...args) => console.error('[bench:events]', ...args);
 // Wall-clock ms: compared with Redis stream ids and PostgreSQL timestamps taken on the same host.
 const now = () => Date.now();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const round = (x, d = 1) => (x === null || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d);
 const ratio = (a, b) => (a === null || b === null || !b ? null : round(a / b, 1));
 const ratio2 = (a, b) => (a === null || b === null || !b ? null : round(a / b, 2));
@@ -127,16 +127,6 @@ function percentiles(xs) {
 const parseId = (id) => id.split('-').map(Number);
 const compareIds = ([am, as], [bm, bs]) => am - bm || as - bs;
 
-/** Polls `check` every `everyMs` until it answers something truthy (returned) or `timeoutMs` passes (null). */
-async function until(check, timeoutMs, everyMs = 20) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) return null;
-    await sleep(everyMs);
-  }
-}
 
 const post = (port, json) => postEvents(agent, port, ingestToken, json);
 
@@ -179,7 +169,7 @@ async function waitProcessed(stack, ids, deadlineMs) {
     const t = now();
     if (!idle(await groupState(stack.keys.events, DISPATCHER_GROUP))) return null;
     return (await persistedCount(ids)) >= ids.length ? t : null;
-  }, deadlineMs);
+  }, deadlineMs, 20);
 }
 
 /** Both groups (the dispatchers', the collector's) with nothing pending or unread for 100 ms. */
@@ -283,7 +273,7 @@ async function startStack(phase, { dispatchers, baseline, eventBatch, collectorE
     const collector = await startService('collector', { ...common, DATABASE_URL: runUrl, ...(baseline ? { REFRESH_BATCH: '1' } : {}), ...collectorEnv }, { logBook, label: `${phase}/collector` });
     services.push(collector);
     await requestRefresh(redis, keys, [], 'bench:events: first build');
-    if (!(await until(() => redis.exists(keys.snapshot), 15_000))) throw new Error(`${phase}: no snapshot within 15 s`);
+    if (!(await until(() => redis.exists(keys.snapshot), 15_000, 20))) throw new Error(`${phase}: no snapshot within 15 s`);
     const started = await Promise.allSettled([
       startService('api', { ...common, AUTH_JWT_SECRET: secret, INGEST_TOKENS: ingestToken, INGEST_RATE_LIMIT: '1000000' }, { logBook, label: `${phase}/api` }),
       ...Array.from({ length: dispatchers }, (_, i) =>

@@ -58,6 +58,7 @@ import { queueSampler } from './lib/realtime-queues.mjs';
 import { schedSampler } from './lib/realtime-sched.mjs';
 import { analyzePhase } from './lib/realtime-stats.mjs';
 import { createLogBook, scrapeSeries, startService, stopAll } from './lib/services.mjs';
+import { sleep, until } from './lib/wait.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -115,7 +116,6 @@ const FEEDER = join(root, 'bench/lib/realtime-feeder.mjs');
 const BARE = join(root, 'bench/lib/realtime-bare-server.mjs');
 
 const log = (...args) => console.error('[bench:realtime]', ...args);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const round = (x, d = 1) => (x === null || x === undefined || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d);
 const ratio = (a, b) => (a === null || b === null || a === undefined || b === undefined || !b ? null : round(a / b, 2));
 
@@ -154,16 +154,6 @@ function openFileLimit() {
     return { soft: soft === 'unlimited' ? Infinity : Number(soft), hard: hard === 'unlimited' ? Infinity : Number(hard) };
   } catch {
     return null;
-  }
-}
-
-async function until(check, timeoutMs, everyMs = 50) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) return null;
-    await sleep(everyMs);
   }
 }
 

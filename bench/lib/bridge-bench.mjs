@@ -7,8 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { freePort } from './services.mjs';
+import { until } from './wait.mjs';
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// The waits every benchmark uses, here too so that a bridge benchmark imports from one place.
+export { sleep, until } from './wait.mjs';
 export const round = (x, d = 1) => (x === null || x === undefined || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d);
 
 /** Nearest-rank percentiles of `xs`. */
@@ -19,16 +21,6 @@ export function percentiles(xs) {
   return { n: s.length, p50: round(q(0.5)), p90: round(q(0.9)), p99: round(q(0.99)), max: round(s[s.length - 1]) };
 }
 
-/** Polls `check` every `everyMs` until it answers something truthy (returned) or `timeoutMs` passes (null). */
-export async function until(check, timeoutMs, everyMs = 50) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) return null;
-    await sleep(everyMs);
-  }
-}
 
 /** utime and stime of a process (stat(5) fields 14 and 15), in clock ticks. */
 export function processTicks(pid) {

@@ -41,9 +41,15 @@ export async function openPage(browser: Browser, options: { colorScheme?: 'light
   return { page, context, errors, failedRequests };
 }
 
+/**
+ * The whole page as `test/screenshots/<name>.png`. From the top: a full-page capture of a page
+ * scrolled down (a click that scrolled a job into view, say) draws the sticky header where the
+ * viewport was, across the middle of the image and over whatever is there.
+ */
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   const path = join(SCREENSHOTS, `${name}.png`);
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path, fullPage: true });
   return path;
 }
