@@ -33,7 +33,8 @@
 // configurations: "default,unpaced,alerts,baseline"), BENCH_WEBHOOK_DELAY_MS (5000),
 // BENCH_ALERT_DRAIN_S (90: how long the alerts may take to be delivered), BENCH_LATENCY_DISPATCHERS (1:
 // dispatchers in the steady and burst phases), BENCH_DRAIN_S (15: how long a phase may take to
-// catch up once the load stops), BENCH_PHASES ("ingest,steady,burst"), BENCH_RESEED=1,
+// catch up once the load stops), BENCH_PHASES ("ingest,steady,burst"), BENCH_BASE_ROOT (a built
+// checkout of another version: the steady configuration `base` runs its services), BENCH_RESEED=1,
 // BENCH_NODE_ARGS (node flags for the services, e.g. "--cpu-prof").
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -75,9 +76,12 @@ const phases = new Set((process.env.BENCH_PHASES ?? 'ingest,steady,burst').split
  * The steady-rate configurations, side by side in this order: `default` (the services as they
  * ship), `unpaced` (the previous default: REFRESH_MIN_INTERVAL_MS=0, a build as soon as a request
  * waits), `pN` (REFRESH_MIN_INTERVAL_MS=N), `alerts` (default, with an alert webhook that takes
- * BENCH_WEBHOOK_DELAY_MS per call), `baseline` (the per-event, uncoalesced path).
+ * BENCH_WEBHOOK_DELAY_MS per call), `baseline` (the per-event, uncoalesced path), `base` (the
+ * defaults of the checkout at BENCH_BASE_ROOT: a previous version, side by side in one run).
  */
 const steadyModes = (process.env.BENCH_STEADY ?? 'default,unpaced,alerts,baseline').split(',');
+/** `base`: the defaults of another checkout (built), its services run from there (BENCH_BASE_ROOT). */
+const baseRoot = process.env.BENCH_BASE_ROOT;
 /** worker:offline share of the steady workload: each one is an alert (alert_ops). 1 a second at 1,000 events/s. */
 const OFFLINE_SHARE = 0.001;
 const webhookDelayMs = Number(process.env.BENCH_WEBHOOK_DELAY_MS ?? 5000);
@@ -262,7 +266,7 @@ async function freshDatabase() {
  * the uncoalesced path (EVENT_BATCH=1, REFRESH_BATCH=1). The snapshot is built once first (the
  * api is ready only when one exists).
  */
-async function startStack(phase, { dispatchers, baseline, eventBatch, collectorEnv = {}, dispatcherEnv = {} }) {
+async function startStack(phase, { dispatchers, baseline, eventBatch, collectorEnv = {}, dispatcherEnv = {}, root }) {
   await freshDatabase();
   const startedAt = new Date().toISOString();
   const namespace = `${runNamespace}.${phase}`;
@@ -270,14 +274,14 @@ async function startStack(phase, { dispatchers, baseline, eventBatch, collectorE
   const common = { REDIS_URL: redisUrl, SSOT_NAMESPACE: namespace, LOG_LEVEL: 'warn' };
   const services = [];
   try {
-    const collector = await startService('collector', { ...common, DATABASE_URL: runUrl, ...(baseline ? { REFRESH_BATCH: '1' } : {}), ...collectorEnv }, { logBook, label: `${phase}/collector` });
+    const collector = await startService('collector', { ...common, DATABASE_URL: runUrl, ...(baseline ? { REFRESH_BATCH: '1' } : {}), ...collectorEnv }, { logBook, label: `${phase}/collector`, root });
     services.push(collector);
     await requestRefresh(redis, keys, [], 'bench:events: first build');
     if (!(await until(() => redis.exists(keys.snapshot), 15_000, 20))) throw new Error(`${phase}: no snapshot within 15 s`);
     const started = await Promise.allSettled([
-      startService('api', { ...common, AUTH_JWT_SECRET: secret, INGEST_TOKENS: ingestToken, INGEST_RATE_LIMIT: '1000000' }, { logBook, label: `${phase}/api` }),
+      startService('api', { ...common, AUTH_JWT_SECRET: secret, INGEST_TOKENS: ingestToken, INGEST_RATE_LIMIT: '1000000' }, { logBook, label: `${phase}/api`, root }),
       ...Array.from({ length: dispatchers }, (_, i) =>
-        startService('dispatcher', { ...common, DATABASE_URL: runUrl, ...(baseline ? { EVENT_BATCH: '1' } : eventBatch ? { EVENT_BATCH: String(eventBatch) } : {}), ...dispatcherEnv }, { logBook, label: `${phase}/dispatcher-${i + 1}` }),
+        startService('dispatcher', { ...common, DATABASE_URL: runUrl, ...(baseline ? { EVENT_BATCH: '1' } : eventBatch ? { EVENT_BATCH: String(eventBatch) } : {}), ...dispatcherEnv }, { logBook, label: `${phase}/dispatcher-${i + 1}`, root }),
       ),
     ]);
     for (const s of started) if (s.status === 'fulfilled') services.push(s.value);
@@ -411,11 +415,13 @@ async function steadyPhase(mode) {
   const phase = `steady-${mode}`;
   // pN: builds paced at N ms; pN-dM: and the dispatcher's reads at M ms.
   const paced = /^p(\d+)(?:-d(\d+))?$/.exec(mode);
-  if (!['default', 'unpaced', 'alerts', 'baseline'].includes(mode) && !paced) throw new Error(`BENCH_STEADY: unknown configuration ${mode}`);
+  if (!['default', 'unpaced', 'alerts', 'baseline', 'base'].includes(mode) && !paced) throw new Error(`BENCH_STEADY: unknown configuration ${mode}`);
+  if (mode === 'base' && !baseRoot) throw new Error('BENCH_STEADY: `base` needs BENCH_BASE_ROOT, a built checkout of the version to compare with');
   const webhook = mode === 'alerts' ? await startSlowWebhook(webhookDelayMs) : null;
   const stack = await startStack(phase, {
     dispatchers: latencyDispatchers,
     baseline: mode === 'baseline',
+    root: mode === 'base' ? baseRoot : undefined,
     collectorEnv: mode === 'unpaced' ? { REFRESH_MIN_INTERVAL_MS: '0' } : paced ? { REFRESH_MIN_INTERVAL_MS: paced[1] } : {},
     // The post takes webhookDelayMs: give it a little more before calling it failed.
     dispatcherEnv: {

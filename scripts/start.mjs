@@ -120,6 +120,7 @@ async function main() {
           PORT: String(service.port),
           REDIS_URL: redis.url,
           DATABASE_URL: database.url,
+          ...database.env,
           LOG_LEVEL: env.LOG_LEVEL || 'info',
         },
       });
@@ -151,7 +152,7 @@ async function main() {
 async function openDatabase(dataDir) {
   if (env.DATABASE_URL) {
     log(`Database: using ${redact(env.DATABASE_URL)} (DATABASE_URL)`);
-    return { url: env.DATABASE_URL, ready: Promise.resolve() };
+    return { url: env.DATABASE_URL, ready: Promise.resolve(), env: {} };
   }
   const dir = join(dataDir, 'pglite');
   const database = await startEmbeddedPostgres({ root: ROOT, dir, onCrash: (error) => void shutdown(1, error.message) });
@@ -159,7 +160,8 @@ async function openDatabase(dataDir) {
   const ready = database.ready.then(({ created }) => {
     if (!shuttingDown) log(`Database: embedded PGlite at ${database.url} (${created ? 'created' : 'files'} in ${dir})`);
   });
-  return { url: database.url, ready };
+  // PGlite's connections share one session: a statement one prepares, another would prepare again.
+  return { url: database.url, ready, env: { DB_PREPARED_STATEMENTS: 'false' } };
 }
 
 /** Migrations, then the demo data if the database has no jobs yet. */

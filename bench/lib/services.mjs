@@ -73,11 +73,11 @@ export function createLogBook() {
  * sizes) and resolves once its `/readyz` answers 200, within `readyMs`. `label` names it in the
  * log book.
  */
-export async function startService(name, env, { logBook, label = name, readyMs = 20_000 } = {}) {
+export async function startService(name, env, { logBook, label = name, readyMs = 20_000, root: from = root } = {}) {
   const port = await freePort();
   // The batch sizes are what the benchmarks compare: only what the caller says may set them.
   const { EVENT_BATCH, REFRESH_BATCH, ...inherited } = process.env;
-  const child = spawn(process.execPath, [...nodeArgs, join(root, `services/${name}/dist/index.js`)], {
+  const child = spawn(process.execPath, [...nodeArgs, join(from, `services/${name}/dist/index.js`)], {
     env: { ...inherited, ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -82,6 +82,17 @@ export const eventStreamEnv = {
 
 export const databaseEnv = {
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }),
+  /**
+   * Run the hot path's statements prepared (named, planned once per connection; `createDatabase`
+   * in packages/db). Off where a connection is not a server session of its own: the embedded
+   * PGlite of `npm start` (its connections share one session, so two would prepare the same
+   * name), or a pooler in transaction mode without prepared-statement support (PgBouncer
+   * < 1.21). @default true
+   */
+  DB_PREPARED_STATEMENTS: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .default('true')
+    .transform((value) => value === 'true'),
 };
 
 export const snapshotEnv = {

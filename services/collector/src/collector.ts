@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SECTION_NAMES, type RedisKeys, type SectionName } from '@agentos/contracts';
-import type { PrismaClient } from '@agentos/db';
+import type { PreparedQuery, PrismaClient } from '@agentos/db';
 import { errorSummary, type Logger, type Redis, withTimeout } from '@agentos/runtime';
 import { compare } from 'fast-json-patch';
 import type { CollectorMetrics } from './metrics';
@@ -12,6 +12,8 @@ const WRITE_SNAPSHOT = readFileSync(join(__dirname, 'lua', 'writeSnapshot-6.lua'
 
 export interface CollectorDeps {
   prisma: PrismaClient;
+  /** Prepared statements over Prisma's pool (`createDatabase`): what the sections read with. */
+  query: PreparedQuery;
   /** Command connection: reads live state, writes the snapshot. */
   redis: Redis;
   keys: RedisKeys;
@@ -108,6 +110,7 @@ export function createCollector(deps: CollectorDeps) {
     const wanted = names.length === 0 ? SECTION_NAMES : [...new Set(names)];
     const ctx: SectionContext = {
       prisma: deps.prisma,
+      query: deps.query,
       redis: deps.redis,
       keys: k,
       now: new Date(),

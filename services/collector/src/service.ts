@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { createPrismaClient, databaseRoundTripMs } from '@agentos/db';
+import { createDatabase, databaseRoundTripMs } from '@agentos/db';
 import { createServiceContext, httpServerOptions, type Logger, startHealthServer } from '@agentos/runtime';
 import type { Registry } from 'prom-client';
 import { createCollector } from './collector';
@@ -30,10 +30,16 @@ export async function startCollectorService(
   const metrics = createCollectorMetrics(registry);
   const redis = ctx.redis('command');
   const blocking = ctx.redis('blocking');
-  const prisma = createPrismaClient(config.DATABASE_URL, { poolMax: config.DB_POOL_MAX, applicationName: SERVICE_NAME });
+  const { prisma, query } = createDatabase(config.DATABASE_URL, {
+    poolMax: config.DB_POOL_MAX,
+    applicationName: SERVICE_NAME,
+    preparedStatements: config.DB_PREPARED_STATEMENTS,
+    onPoolError: (err) => logger.warn({ err: err.message }, 'idle database connection failed; the pool replaces it'),
+  });
 
   const collector = createCollector({
     prisma,
+    query,
     redis,
     keys,
     logger,

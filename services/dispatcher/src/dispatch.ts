@@ -9,7 +9,7 @@ import {
   roomsFor,
   type SectionName,
 } from '@agentos/contracts';
-import type { PrismaClient } from '@agentos/db';
+import type { PreparedQuery, PrismaClient } from '@agentos/db';
 import { appendEvents, compareStreamIds, entryField, errorSummary, type Logger, type Redis, requestRefresh, type StreamEntry } from '@agentos/runtime';
 import { alertSummary } from './actions/alert-ops';
 import { checkMinimumWorkers } from './actions/check-minimum-workers';
@@ -22,6 +22,8 @@ import { checkThresholds } from './thresholds';
 
 export interface DispatcherDeps {
   prisma: PrismaClient;
+  /** Prepared statements over Prisma's pool (`createDatabase`): the persist, once per batch. */
+  query: PreparedQuery;
   redis: Redis;
   keys: RedisKeys;
   logger: Logger;
@@ -78,13 +80,13 @@ export function createDispatcher(deps: DispatcherDeps) {
     const failed = new Map<string, string>();
     let persisted: PersistResult;
     try {
-      persisted = await persistBatch(deps.prisma, items.map((i) => i.event), { alerts });
+      persisted = await persistBatch(deps.query, items.map((i) => i.event), { alerts });
     } catch (batchError) {
       deps.logger.warn({ err: (batchError as Error).message, events: items.length }, 'batch persist failed; persisting event by event');
       persisted = { applied: new Set(), queues: [] };
       for (const item of items) {
         try {
-          const one = await persistBatch(deps.prisma, [item.event], { alerts });
+          const one = await persistBatch(deps.query, [item.event], { alerts });
           for (const id of one.applied) persisted.applied.add(id);
           persisted.queues.push(...one.queues);
         } catch (error) {

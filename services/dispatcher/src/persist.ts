@@ -1,5 +1,5 @@
 import { type AgentEvent, EVENT_DISPATCH_CONFIG } from '@agentos/contracts';
-import type { PrismaClient } from '@agentos/db';
+import type { PreparedQuery, PrismaClient } from '@agentos/db';
 import { alertBody } from './actions/alert-ops';
 import { foldJobEvents, isJobEvent, type JobEvent, type JobTarget } from './jobs-fold';
 
@@ -36,7 +36,7 @@ export interface QueueLevel {
  * - every job event as the job's history (`job_events`), and commands' results;
  * - alert_ops' webhook posts, into the outbox the delivery loop sends from.
  */
-export async function persistBatch(prisma: PrismaClient, events: readonly AgentEvent[], options: { alerts?: boolean } = {}): Promise<PersistResult> {
+export async function persistBatch(query: PreparedQuery, events: readonly AgentEvent[], options: { alerts?: boolean } = {}): Promise<PersistResult> {
   if (events.length === 0) return { applied: new Set(), queues: [] };
   const jobEvents = events.filter(isJobEvent);
   const batch = {
@@ -60,7 +60,7 @@ export async function persistBatch(prisma: PrismaClient, events: readonly AgentE
       .filter((e): e is Extract<AgentEvent, { name: 'command:result' }> => e.name === 'command:result')
       .map((e) => ({ command_id: e.payload.command_id, ok: e.payload.ok, error: e.payload.error ?? null, at: e.occurred_at, event_id: e.id })),
   };
-  const [row] = await prisma.$queryRawUnsafe<{ result: { applied: string[]; queues: QueueLevel[] } }[]>(
+  const [row] = await query<{ result: { applied: string[]; queues: QueueLevel[] } }>(
     'SELECT ssot_persist_events($1::jsonb) AS result',
     JSON.stringify(batch),
   );

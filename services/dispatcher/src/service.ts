@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { DISPATCHER_GROUP } from '@agentos/contracts';
-import { createPrismaClient, databaseRoundTripMs } from '@agentos/db';
+import { createDatabase, databaseRoundTripMs } from '@agentos/db';
 import { createServiceContext, httpServerOptions, type Logger, startHealthServer, startStreamConsumer } from '@agentos/runtime';
 import type { Registry } from 'prom-client';
 import type { DispatcherConfig } from './config';
@@ -29,10 +29,16 @@ export async function startDispatcherService(
   const redis = ctx.redis('command');
   const blocking = ctx.redis('blocking');
   const metrics = createDispatcherMetrics(registry, redis, keys);
-  const prisma = createPrismaClient(config.DATABASE_URL, { poolMax: config.DB_POOL_MAX, applicationName: SERVICE_NAME });
+  const { prisma, query } = createDatabase(config.DATABASE_URL, {
+    poolMax: config.DB_POOL_MAX,
+    applicationName: SERVICE_NAME,
+    preparedStatements: config.DB_PREPARED_STATEMENTS,
+    onPoolError: (err) => logger.warn({ err: err.message }, 'idle database connection failed; the pool replaces it'),
+  });
 
   const dispatcher = createDispatcher({
     prisma,
+    query,
     redis,
     keys,
     logger,

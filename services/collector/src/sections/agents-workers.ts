@@ -7,7 +7,7 @@ export async function buildAgentsWorkers(ctx: SectionContext): Promise<AgentsWor
   const [[row], workers] = await Promise.all([
     // One statement, already in the snapshot's shape; running work makes an idle agent active
     // (error and disabled are operator-visible states that stay).
-    ctx.prisma.$queryRawUnsafe<{ agents: AgentStatus[] }[]>(
+    ctx.query<{ agents: AgentStatus[] }>(
       `SELECT coalesce(json_agg(json_build_object(
                 'id', a.id, 'name', a.name, 'stage', a.stage, 'description', a.description,
                 'status', CASE WHEN a.status = 'idle' AND coalesce(r.active, 0) > 0 THEN 'active' ELSE a.status::text END,

@@ -18,7 +18,7 @@ export async function buildAnalytics(ctx: SectionContext): Promise<AnalyticsSect
   const hourStart = windowStart(now);
 
   // One statement: one round trip, one query to plan and parse.
-  const [row] = await ctx.prisma.$queryRawUnsafe<{ per_hour: Group[]; per_minute: Group[]; histogram: { bucket: number; n: number }[] }[]>(
+  const [row] = await ctx.query<{ per_hour: Group[]; per_minute: Group[]; histogram: { bucket: number; n: number }[] }>(
     `SELECT
        (SELECT coalesce(json_agg(json_build_object('t', ${isoSql('hour')}, 'status', status, 'n', jobs,
                                                    'duration_sum', duration_sum, 'duration_n', durations)), '[]')

@@ -15,7 +15,8 @@ const SECRET_LIKE = /(secret|password|passwd|token|api[_-]?key|private|credentia
 
 function loadSettings(ctx: SectionContext): Promise<Record<string, unknown>> {
   return memo(ctx, 'settings', async () => {
-    const rows = await ctx.prisma.setting.findMany({ orderBy: { key: 'asc' } });
+    // Raw (prepared) rather than findMany: the queue section reads it on every build.
+    const rows = await ctx.query<{ key: string; value: unknown }>('SELECT key, value FROM settings ORDER BY key');
     return Object.fromEntries(rows.filter((row) => !SECRET_LIKE.test(row.key)).map((row) => [row.key, row.value]));
   });
 }

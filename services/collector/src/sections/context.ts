@@ -1,10 +1,12 @@
 import type { RedisKeys, WorkerDetail } from '@agentos/contracts';
-import type { PrismaClient } from '@agentos/db';
+import type { PreparedQuery, PrismaClient } from '@agentos/db';
 import type { Redis } from '@agentos/runtime';
 
 /** What a section builder may read. One context per build; `memo` shares work between sections. */
 export interface SectionContext {
   prisma: PrismaClient;
+  /** The sections' SQL, each statement prepared once per connection (read on every build). */
+  query: PreparedQuery;
   redis: Redis;
   keys: RedisKeys;
   /** The build's clock: every section of one build agrees on "now". */

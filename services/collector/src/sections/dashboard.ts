@@ -23,7 +23,7 @@ export async function buildDashboard(ctx: SectionContext): Promise<DashboardSect
     loadWorkers(ctx),
     loadServices(ctx),
     // Everything else in one statement: one round trip, one query to plan and parse.
-    ctx.prisma.$queryRawUnsafe<DashboardRow[]>(
+    ctx.query<DashboardRow>(
       `SELECT
          -- Served by the partial index on active jobs: cost follows the backlog, not the history.
          (SELECT count(*) FROM jobs WHERE status = 'pending')::int AS pending,

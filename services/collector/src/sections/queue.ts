@@ -18,7 +18,7 @@ interface QueueRow {
 export async function buildQueue(ctx: SectionContext): Promise<QueueSection> {
   const [[row], defaultThreshold, recommended, brokerStats] = await Promise.all([
     // One statement: one round trip, one query to plan and parse.
-    ctx.prisma.$queryRawUnsafe<QueueRow[]>(
+    ctx.query<QueueRow>(
       `SELECT
          (SELECT coalesce(json_agg(json_build_object('name', name, 'pending_threshold', pending_threshold, 'paused', paused)), '[]')
           FROM queues) AS queues,

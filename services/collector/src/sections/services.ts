@@ -19,7 +19,7 @@ export interface ServicesView {
 export function loadServices(ctx: SectionContext): Promise<ServicesView> {
   return memo(ctx, 'services', async () => {
     const [records, raw] = await Promise.all([
-      ctx.prisma.$queryRawUnsafe<{ name: string; replicas: number; version: string }[]>('SELECT name, replicas, version FROM services'),
+      ctx.query<{ name: string; replicas: number; version: string }>('SELECT name, replicas, version FROM services'),
       ctx.redis.hgetall(ctx.keys.serviceHeartbeats),
     ]);
     const now = ctx.now.getTime();

@@ -14,7 +14,7 @@ export function loadWorkers(ctx: SectionContext): Promise<WorkerDetail[]> {
     const since = ctx.now.getTime() - ctx.settings.heartbeatTtlS * 1000;
     const [[row], liveIds] = await Promise.all([
       // Already in the snapshot's shape (one JSON value: parsed natively, no per-row mapping).
-      ctx.prisma.$queryRawUnsafe<{ records: WorkerDetail[] }[]>(
+      ctx.query<{ records: WorkerDetail[] }>(
         `SELECT coalesce(json_agg(json_build_object(
                   'id', w.id, 'hostname', w.hostname, 'status', w.status, 'queues', w.queues,
                   'active_jobs', w.active_jobs, 'concurrency', w.concurrency, 'cpu', w.cpu,
