@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { templateFile } from './pglite-template.mjs';
+import { templateDir } from './pglite-template.mjs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -22,7 +22,7 @@ import { Worker } from 'node:worker_threads';
  */
 export async function startEmbeddedPostgres({ root, dir, onCrash }) {
   const worker = new Worker(new URL('./pglite-worker.mjs', import.meta.url), {
-    workerData: { dir, templateFile: templateFile(root) },
+    workerData: { dir, template: templateDir(root) },
   });
   let stopping = false;
   let started = false;

@@ -19,7 +19,7 @@ import { SessionQueue } from './session-queue.mjs';
  */
 const MAX_CONNECTIONS = 100;
 
-const { dir, templateFile } = workerData;
+const { dir, template } = workerData;
 
 // Hold the port from now on; a client that comes too early is turned away rather than left hanging.
 const reservation = createServer((socket) => socket.destroy());
@@ -31,7 +31,7 @@ const { port } = reservation.address();
 parentPort.postMessage({ type: 'port', port });
 
 const created = !existsSync(join(dir, 'PG_VERSION'));
-const db = await openPglite(dir, templateFile);
+const db = await openPglite(dir, template);
 const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port, maxConnections: MAX_CONNECTIONS });
 // pglite-socket 0.2.17 builds its queue in the constructor and hands it to each connection's
 // handler; replacing it before start() is the one place to put ours (session-queue.mjs says why).

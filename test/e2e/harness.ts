@@ -62,7 +62,10 @@ export async function startStack(options: StackOptions) {
   const keys = redisKeys(namespace);
   const db: TestDatabase = await createTestDatabase(options.name);
   const prisma: PrismaClient = createPrismaClient(db.url);
-  const env = { REDIS_URL: options.redisUrl, SSOT_NAMESPACE: namespace, LOG_LEVEL: 'silent' };
+  // The in-process services share the test runner's event loop with every client of the test, on a
+  // CI machine busy with the other suites: a command may wait past the production default of 1 s
+  // for its turn (in CI a command of job-sections' stack once timed out, and failed the suite).
+  const env = { REDIS_URL: options.redisUrl, SSOT_NAMESPACE: namespace, LOG_LEVEL: 'silent', REDIS_COMMAND_TIMEOUT_MS: '5000' };
   const started: { stop(): Promise<unknown> }[] = [];
   const gateways: GatewayProcess[] = [];
   const clients: CentralDataService[] = [];

@@ -1,0 +1,17 @@
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+const t0 = performance.now();
+const { loadDbPackage, startEmbeddedPostgres } = await import('./launcher/database.mjs');
+const root = '/work/main';
+const dir = join(mkdtempSync(join(tmpdir(), 'seedt-')), 'pg');
+const database = await startEmbeddedPostgres({ root, dir, onCrash: () => {} });
+await database.ready;
+const tOpen = performance.now();
+const db = loadDbPackage(join(root, 'packages/db/dist/index.js'));
+await db.migrate(database.url, { log: () => {} });
+const tMig = performance.now();
+await db.seedIfEmpty(database.url, {});
+const tSeed = performance.now();
+console.log(process.execArgv.join(' ') || 'default', 'open', Math.round(tOpen - t0), 'migrate', Math.round(tMig - tOpen), 'seed', Math.round(tSeed - tMig), 'total', Math.round(tSeed - t0));
+await database.stop();
