@@ -62,10 +62,12 @@ export async function startStack(options: StackOptions) {
   const keys = redisKeys(namespace);
   const db: TestDatabase = await createTestDatabase(options.name);
   const prisma: PrismaClient = createPrismaClient(db.url);
+  const env = { REDIS_URL: options.redisUrl, SSOT_NAMESPACE: namespace, LOG_LEVEL: 'silent' };
   // The in-process services share the test runner's event loop with every client of the test, on a
   // CI machine busy with the other suites: a command may wait past the production default of 1 s
   // for its turn (in CI a command of job-sections' stack once timed out, and failed the suite).
-  const env = { REDIS_URL: options.redisUrl, SSOT_NAMESPACE: namespace, LOG_LEVEL: 'silent', REDIS_COMMAND_TIMEOUT_MS: '5000' };
+  // The gateways are processes of their own and keep the default.
+  const inProcess = { ...env, REDIS_COMMAND_TIMEOUT_MS: '5000' };
   const started: { stop(): Promise<unknown> }[] = [];
   const gateways: GatewayProcess[] = [];
   const clients: CentralDataService[] = [];
@@ -87,15 +89,15 @@ export async function startStack(options: StackOptions) {
     // snapshot that outlives the test, so "the version stopped changing" means something.
     const collectors: CollectorService[] = [];
     for (let i = 0; i < (options.collectors ?? 1); i += 1) {
-      collectors.push(await startCollectorService(loadCollectorConfig({ ...env, DATABASE_URL: db.url, SNAPSHOT_TTL_S: '3600' })));
+      collectors.push(await startCollectorService(loadCollectorConfig({ ...inProcess, DATABASE_URL: db.url, SNAPSHOT_TTL_S: '3600' })));
       started.push(collectors[i]!);
     }
     const collector = collectors[0]!;
     // Small batches: 1,000 events make many versions, each a patch to every client.
-    const dispatcher: DispatcherService = await startDispatcherService(loadDispatcherConfig({ ...env, DATABASE_URL: db.url, EVENT_BATCH: '50', RETRY_BASE_MS: '200', CLAIM_IDLE_MS: '1000' }));
+    const dispatcher: DispatcherService = await startDispatcherService(loadDispatcherConfig({ ...inProcess, DATABASE_URL: db.url, EVENT_BATCH: '50', RETRY_BASE_MS: '200', CLAIM_IDLE_MS: '1000' }));
     started.push(dispatcher);
     await collector.collector.refresh([]);
-    const api: ApiService = await startApiService(loadApiConfig({ ...env, DATABASE_URL: db.url, AUTH_JWT_SECRET: TEST_SECRET, INGEST_TOKENS: INGEST_TOKEN, PORT: '0' }), { listen: true });
+    const api: ApiService = await startApiService(loadApiConfig({ ...inProcess, DATABASE_URL: db.url, AUTH_JWT_SECRET: TEST_SECRET, INGEST_TOKENS: INGEST_TOKEN, PORT: '0' }), { listen: true });
     started.push(api);
     const apiUrl = `http://127.0.0.1:${(api.server!.address() as AddressInfo).port}`;
     gateways.push(

@@ -66,7 +66,7 @@ export interface SnapshotStoreOptions {
 
 /**
  * The api's view of the snapshot. Most reads are answered from memory; a version announcement
- * drops the copy, and `maxAgeMs` bounds how long a copy lives if an announcement is lost. A miss
+ * outdates the copy, and `maxAgeMs` bounds how long a copy lives if an announcement is lost. A miss
  * in Redis asks the collectors for one rebuild across all replicas (a lock), waits for it up to
  * `rebuildWaitMs`, then falls back to the last good copy, and only with none to a 503.
  */
@@ -81,7 +81,9 @@ export class SnapshotStore {
     this.maxAgeMs = options.maxAgeMs ?? 1000;
     this.rebuildWaitMs = options.rebuildWaitMs ?? 2000;
     this.unsubscribe = options.watcher.on((announcement) => {
-      if (this.current && announcement.version > this.current.version) this.current = null;
+      // Outdated, not forgotten: the next read loads the new version, and should Redis be gone by
+      // then, this copy is what it answers with (stale) rather than a 503.
+      if (this.current && announcement.version > this.current.version) this.current.loadedAt = -Infinity;
     });
   }
 
