@@ -35,7 +35,8 @@
 // dispatchers in the steady and burst phases), BENCH_DRAIN_S (15: how long a phase may take to
 // catch up once the load stops), BENCH_PHASES ("ingest,steady,burst"), BENCH_BASE_ROOT (a built
 // checkout of another version: the steady configuration `base` runs its services), BENCH_RESEED=1,
-// BENCH_NODE_ARGS (node flags for the services, e.g. "--cpu-prof").
+// BENCH_NODE_ARGS (node flags for the services, e.g. "--cpu-prof"), BENCH_OUT (where a run of only
+// some phases writes its results; a full run writes bench/results/events-<date>.json).
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent, createServer } from 'node:http';
@@ -732,7 +733,12 @@ try {
   let steady = null;
   if (phases.has('steady')) {
     steady = {};
-    for (const mode of steadyModes) steady[mode] = await steadyPhase(mode);
+    // A configuration named again (interleaved runs: base,default,base,default) is kept as mode#2, #3 ….
+    for (const mode of steadyModes) {
+      let key = mode;
+      for (let n = 2; key in steady; n += 1) key = `${mode}#${n}`;
+      steady[key] = await steadyPhase(mode);
+    }
   }
   const burst = phases.has('burst') ? { coalesced: await burstPhase('coalesced', 60_000), baseline: await burstPhase('baseline', 150_000) } : null;
 
@@ -759,7 +765,7 @@ try {
       // losses, not for catching up.
       met:
         ingest.every((r) => r.lost === 0 && r.dead_letters === 0) &&
-        Object.entries(steady ?? {}).every(([mode, r]) => r.events_without_entry === 0 && r.dead_letters === 0 && (mode === 'baseline' || r.caught_up)),
+        Object.entries(steady ?? {}).every(([mode, r]) => r.events_without_entry === 0 && r.dead_letters === 0 && (mode.split('#')[0] === 'baseline' || r.caught_up)),
     },
     slow_webhook_p99_within_10_percent: alerts && current
       ? {
@@ -813,8 +819,11 @@ try {
     writeFileSync(latest, text);
     writeFileSync(join(root, 'bench/results', `events-${report.date.slice(0, 10)}.json`), text);
     log(`written to ${latest} (${report.elapsed_s} s)`);
+  } else if (process.env.BENCH_OUT) {
+    writeFileSync(process.env.BENCH_OUT, text);
+    log(`only ${[...phases].join(', ')}: written to ${process.env.BENCH_OUT} (${report.elapsed_s} s)`);
   } else {
-    log(`only ${[...phases].join(', ')}: not written to bench/results (${report.elapsed_s} s)`);
+    log(`only ${[...phases].join(', ')}: not written to bench/results (BENCH_OUT names a file for it; ${report.elapsed_s} s)`);
   }
 } catch (error) {
   if (!interrupted) {
