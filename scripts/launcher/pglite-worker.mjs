@@ -4,12 +4,10 @@
 // Posts {type: 'port', port} at once, so the services can be given DATABASE_URL while PGlite
 // starts; {type: 'listening', created} once it serves; {type: 'stopped'} after a 'stop' request
 // closed the server and the database. A failure to start throws (the worker's 'error' event).
-import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
-import { openPglite } from './pglite-template.mjs';
+import { isDataDir, openPglite } from './pglite-template.mjs';
 import { SessionQueue } from './session-queue.mjs';
 
 /**
@@ -30,7 +28,7 @@ await new Promise((resolve, reject) => {
 const { port } = reservation.address();
 parentPort.postMessage({ type: 'port', port });
 
-const created = !existsSync(join(dir, 'PG_VERSION'));
+const created = !isDataDir(dir);
 const db = await openPglite(dir, template);
 const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port, maxConnections: MAX_CONNECTIONS });
 // pglite-socket 0.2.17 builds its queue in the constructor and hands it to each connection's

@@ -196,7 +196,7 @@ function toSetseedArgument(seed: number): number {
 }
 
 /** The tables the dataset is written to, emptied first when `reset`. */
-const SEEDED_TABLES = 'jobs, workers, agents, queues, log_entries, services, settings, notifications';
+const SEEDED_TABLES = ['jobs', 'workers', 'agents', 'queues', 'log_entries', 'services', 'settings', 'notifications'];
 
 async function writeDataset(client: pg.Client, opts: ResolvedSeedOptions, { jobsEmpty = false } = {}): Promise<void> {
   const step = async (label: string, work: () => Promise<number | undefined>) => {
@@ -210,8 +210,8 @@ async function writeDataset(client: pg.Client, opts: ResolvedSeedOptions, { jobs
       // TRUNCATE gives every table and index new files: half a second of the demo seed's 2.4 s on
       // PGlite. With no jobs (seedIfEmpty checked), what the other tables hold is a few rows:
       // deleted, in this transaction all the same.
-      if (jobsEmpty) for (const table of SEEDED_TABLES.split(', ')) await client.query(`DELETE FROM ${table}`);
-      else await client.query(`TRUNCATE ${SEEDED_TABLES}`);
+      if (jobsEmpty) for (const table of SEEDED_TABLES) await client.query(`DELETE FROM ${table}`);
+      else await client.query(`TRUNCATE ${SEEDED_TABLES.join(', ')}`);
       return undefined;
     });
   }
