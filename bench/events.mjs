@@ -609,7 +609,13 @@ function cpuPerEvent(cpu, eventsPerS) {
   if (!cpu || !eventsPerS) return null;
   const system = Object.entries(cpu.cores).filter(([label]) => label !== 'bench' && label !== 'other' && label !== 'postgres: bench');
   const cores = system.reduce((sum, [, c]) => sum + c, 0);
-  return { total: round((cores * 1000) / eventsPerS, 3), by_process: Object.fromEntries(system.map(([label, c]) => [label, round((c * 1000) / eventsPerS, 3)])) };
+  const writes = Object.fromEntries(system.map(([label]) => [label, round((cpu.syscalls_per_s?.[label]?.writes ?? 0) / eventsPerS, 2)]));
+  return {
+    total: round((cores * 1000) / eventsPerS, 3),
+    by_process: Object.fromEntries(system.map(([label, c]) => [label, round((c * 1000) / eventsPerS, 3)])),
+    // Write system calls per event, per process (socket sends mostly: see bench/lib/cpu.mjs).
+    writes_per_event: writes,
+  };
 }
 
 /** An alert webhook that answers 200 after `delayMs`, counting the posts per event id. */

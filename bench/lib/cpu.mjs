@@ -1,6 +1,9 @@
 // CPU time per process over a stretch of a benchmark, from /proc (Linux): which of the services,
 // PostgreSQL, Redis, the load generator itself — or something else on the machine — used the
 // cores. On a 2-core machine this is what says where a ceiling comes from. Elsewhere: null.
+// Beside the CPU, each process's read and write system calls (/proc/<pid>/io, readable as root or
+// as the processes' owner): on loopback a socket write also runs the receiver's TCP path, so
+// the number of writes — Redis commands flushed, queries sent, responses — is a cost of its own.
 import { readdirSync, readFileSync } from 'node:fs';
 
 const TICKS_PER_S = 100; // USER_HZ; 100 on every Linux this runs on
@@ -16,12 +19,22 @@ function readProcesses() {
       const comm = stat.slice(stat.indexOf('(') + 1, close);
       const fields = stat.slice(close + 2).split(' ');
       // utime and stime are fields 14 and 15 of stat(5), i.e. 11 and 12 after comm and state.
-      out.set(Number(name), { comm, ticks: Number(fields[11]) + Number(fields[12]) });
+      out.set(Number(name), { comm, ticks: Number(fields[11]) + Number(fields[12]), ...readSyscalls(name) });
     } catch {
       // The process ended while we looked.
     }
   }
   return out;
+}
+
+/** Read and write system calls so far, or zeros where /proc/<pid>/io is not ours to read. */
+function readSyscalls(pid) {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return { syscr: Number(/syscr: (\d+)/.exec(io)?.[1] ?? 0), syscw: Number(/syscw: (\d+)/.exec(io)?.[1] ?? 0) };
+  } catch {
+    return { syscr: 0, syscw: 0 };
+  }
 }
 
 function readMachine() {
@@ -55,13 +68,19 @@ export function cpuSampler(labels) {
       const processes = readProcesses();
       const names = await labels();
       const cores = {};
-      for (const [pid, { comm, ticks }] of processes) {
-        const used = ticks - (start.processes.get(pid)?.ticks ?? 0);
+      const syscalls = {};
+      for (const [pid, { comm, ticks, syscr, syscw }] of processes) {
+        const before = start.processes.get(pid);
+        const used = ticks - (before?.ticks ?? 0);
         if (used <= 0) continue;
         const label = names[pid] ?? (pid === process.pid ? 'bench' : comm === 'postgres' || comm === 'redis-server' ? comm : 'other');
         cores[label] = (cores[label] ?? 0) + used;
+        const calls = (syscalls[label] ??= { reads: 0, writes: 0 });
+        calls.reads += syscr - (before?.syscr ?? 0);
+        calls.writes += syscw - (before?.syscw ?? 0);
       }
       const perSecond = (ticks) => Math.round((ticks / TICKS_PER_S / seconds) * 100) / 100;
+      const callsPerSecond = (n) => Math.round(n / seconds);
       return {
         seconds: Math.round(seconds * 10) / 10,
         machine_busy_cores: perSecond(machine.busy - start.machine.busy),
@@ -69,6 +88,8 @@ export function cpuSampler(labels) {
         iowait_cores: perSecond(machine.iowait - start.machine.iowait),
         steal_cores: perSecond(machine.steal - start.machine.steal),
         cores: Object.fromEntries(Object.entries(cores).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, perSecond(v)])),
+        /** Per process, system calls per second: reads (socket and file reads) and writes. */
+        syscalls_per_s: Object.fromEntries(Object.entries(syscalls).map(([k, { reads, writes }]) => [k, { reads: callsPerSecond(reads), writes: callsPerSecond(writes) }])),
       };
     },
   };

@@ -2,7 +2,7 @@ import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis'
 import { TimeoutError } from './errors';
 import { withTimeout } from './timeout';
 
-export type { Redis } from 'ioredis';
+export type { ChainableCommander, Redis } from 'ioredis';
 
 /**
  * Why a connection exists decides how it behaves when Redis is slow or gone:

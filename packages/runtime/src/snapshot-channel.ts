@@ -6,7 +6,7 @@ import {
   type VersionAnnouncement,
   versionAnnouncement,
 } from '@agentos/contracts';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { withTimeout } from './timeout';
 
 /**
@@ -28,6 +28,33 @@ export async function requestRefresh(
   reason: string,
   options: { eventsUpto?: string } = {},
 ): Promise<string> {
+  const [id, args] = refreshRequestEntry(keys, sections, reason, options);
+  await redis.xadd(...args);
+  return id;
+}
+
+/**
+ * The same request as a command of `pipeline`, for a caller that sends it with others in one
+ * round trip; the XADD's reply is the pipeline's to check. Returns the request's id.
+ */
+export function addRefreshRequest(
+  pipeline: ChainableCommander,
+  keys: RedisKeys,
+  sections: readonly SectionName[],
+  reason: string,
+  options: { eventsUpto?: string } = {},
+): string {
+  const [id, args] = refreshRequestEntry(keys, sections, reason, options);
+  pipeline.xadd(...args);
+  return id;
+}
+
+function refreshRequestEntry(
+  keys: RedisKeys,
+  sections: readonly SectionName[],
+  reason: string,
+  options: { eventsUpto?: string },
+): [string, [string, 'MAXLEN', '~', number, '*', 'request', string]] {
   const request: RefreshRequest = {
     id: randomUUID(),
     sections: [...sections],
@@ -35,8 +62,7 @@ export async function requestRefresh(
     requested_at: new Date().toISOString(),
     ...(options.eventsUpto ? { events_upto: options.eventsUpto } : {}),
   };
-  await redis.xadd(keys.refreshRequests, 'MAXLEN', '~', REFRESH_STREAM_MAXLEN, '*', 'request', JSON.stringify(request));
-  return request.id;
+  return [request.id, [keys.refreshRequests, 'MAXLEN', '~', REFRESH_STREAM_MAXLEN, '*', 'request', JSON.stringify(request)]];
 }
 
 /** Compares two stream entry ids (`ms-seq`) numerically. */

@@ -21,9 +21,11 @@ export interface StreamConsumerOptions {
   /**
    * Handles the entries read in one go and resolves with the ids to acknowledge. Ids not
    * returned stay pending and come back through the claim after `claimIdleMs`. May throw: then
-   * nothing is acknowledged, and the loop backs off and goes on.
+   * nothing is acknowledged, and the loop backs off and goes on. `read.claimed`: the entries were
+   * claimed (delivered before, to this consumer or another); otherwise they are new, never
+   * delivered to anyone.
    */
-  handle(entries: StreamEntry[]): Promise<readonly string[]>;
+  handle(entries: StreamEntry[], read: { claimed: boolean }): Promise<readonly string[]>;
   /** Most entries per read. @default 200 */
   batch?: number;
   /** BLOCK of each read, ms; short so shutdown and the watchdog act quickly. @default 1000 */
@@ -121,7 +123,7 @@ export function startStreamConsumer(options: StreamConsumerOptions): { stop(): P
           const entries = claimed.length > 0 ? claimed : await readNew();
           if (entries.length > 0) {
             lastPartialRead = minIntervalMs > 0 && entries.length < batch ? Date.now() : 0;
-            const ack = await options.handle(entries);
+            const ack = await options.handle(entries, { claimed: claimed.length > 0 });
             if (ack.length > 0) await redis.xack(stream, group, ...ack);
           }
           failures = 0;

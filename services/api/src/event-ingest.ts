@@ -4,12 +4,11 @@ import { type AgentEvent, EVENT_ID_TTL_S, idKeyPart, type IngestResult, type Red
 import { EVENT_STREAM_MAXLEN, type Redis, withTimeout } from '@agentos/runtime';
 import { EventStoreUnavailableError, RateLimitedError } from './errors';
 
-const ENQUEUE_EVENTS = readFileSync(join(__dirname, 'lua', 'enqueueEvents-1.lua'), 'utf8');
-const RATE_LIMIT = readFileSync(join(__dirname, 'lua', 'rateLimit-1.lua'), 'utf8');
+const INGEST_EVENTS = readFileSync(join(__dirname, 'lua', 'ingestEvents-2.lua'), 'utf8');
 
 type IngestRedis = Redis & {
-  enqueueEvents(stream: string, ...args: (string | number)[]): Promise<number[]>;
-  rateLimit(key: string, cost: number, limit: number, windowMs: number): Promise<[number, number, number?]>;
+  /** ingestEvents-2.lua: `[1, flag…]` admitted, `[0, used, pttl]` refused by the rate limit. */
+  ingestEvents(stream: string, window: string, ...args: (string | number)[]): Promise<number[]>;
 };
 
 export interface EventIngestOptions {
@@ -38,8 +37,9 @@ export interface IngestOutcome {
 const WINDOW_MS = 1000;
 
 /**
- * The Redis side of event ingest: the per-token rate limit and the idempotent enqueue, each one
- * Lua script (files beside this one), so they hold across every api replica.
+ * The Redis side of event ingest: the per-token rate limit and the idempotent enqueue, one Lua
+ * script (lua/ingestEvents-2.lua) and so one round trip per batch, holding across every api
+ * replica.
  */
 export class EventIngest {
   private readonly redis: IngestRedis;
@@ -51,32 +51,22 @@ export class EventIngest {
 
   constructor(private readonly options: EventIngestOptions) {
     this.redis = options.redis as IngestRedis;
-    if (typeof this.redis.enqueueEvents !== 'function') {
-      options.redis.defineCommand('enqueueEvents', { numberOfKeys: 1, lua: ENQUEUE_EVENTS });
-      options.redis.defineCommand('rateLimit', { numberOfKeys: 1, lua: RATE_LIMIT });
-    }
+    if (typeof this.redis.ingestEvents !== 'function') options.redis.defineCommand('ingestEvents', { numberOfKeys: 2, lua: INGEST_EVENTS });
     // The script builds marker keys as prefix .. escaped id; make sure that is what `eventSeen` spells.
     this.seenPrefix = options.keys.eventSeen('');
-    if (options.keys.eventSeen('a:b') !== `${this.seenPrefix}${idKeyPart('a:b')}`) throw new Error('eventSeen(id) is not prefix + idKeyPart(id); enqueueEvents-1.lua needs it to be');
+    if (options.keys.eventSeen('a:b') !== `${this.seenPrefix}${idKeyPart('a:b')}`) throw new Error('eventSeen(id) is not prefix + idKeyPart(id); ingestEvents-2.lua needs it to be');
     this.streamMaxLen = options.streamMaxLen ?? EVENT_STREAM_MAXLEN;
     this.idTtlS = options.idTtlS ?? EVENT_ID_TTL_S;
     this.ratePerSecond = options.ratePerSecond ?? 20_000;
     this.timeoutMs = options.timeoutMs ?? 5000;
   }
 
-  /** Counts `events` against the token's window of one second; RateLimitedError when it has no room. */
-  async admit(tokenId: string, events: number): Promise<void> {
-    const [admitted] = await this.call(
-      this.redis.rateLimit(this.options.keys.rateLimit(tokenId), events, this.ratePerSecond, WINDOW_MS),
-      'rate limit',
-    );
-    if (admitted !== 1) {
-      throw new RateLimitedError(`rate limit of ${this.ratePerSecond} events per second reached for this ingest token; retry after 1 s`, 1);
-    }
-  }
-
-  /** Puts every event not seen before on the event stream, in order; duplicates have no effect. */
-  async enqueue(events: readonly AgentEvent[]): Promise<IngestOutcome> {
+  /**
+   * Counts `events` against the token's window of one second (RateLimitedError when it has no
+   * room: then nothing is stored) and puts every event not seen before on the event stream, in
+   * order; duplicates have no effect.
+   */
+  async ingest(tokenId: string, events: readonly AgentEvent[]): Promise<IngestOutcome> {
     const args: string[] = [];
     for (const event of events) {
       // Exactly these five fields, in this order: the dispatcher reads this JSON.
@@ -85,10 +75,14 @@ export class EventIngest {
         JSON.stringify({ id: event.id, name: event.name, payload: event.payload, occurred_at: event.occurred_at, source: event.source }),
       );
     }
-    const flags = await this.call(
-      this.redis.enqueueEvents(this.options.keys.events, this.seenPrefix, this.idTtlS, this.streamMaxLen, ...args),
+    const { keys } = this.options;
+    const [admitted, ...flags] = await this.call(
+      this.redis.ingestEvents(keys.events, keys.rateLimit(tokenId), this.ratePerSecond, WINDOW_MS, this.seenPrefix, this.idTtlS, this.streamMaxLen, ...args),
       'enqueue',
     );
+    if (admitted !== 1) {
+      throw new RateLimitedError(`rate limit of ${this.ratePerSecond} events per second reached for this ingest token; retry after 1 s`, 1);
+    }
     const enqueued = events.filter((_, i) => flags[i] === 1);
     return {
       result: { accepted: enqueued.length, duplicates: events.length - enqueued.length, ids: events.map((e) => e.id) },

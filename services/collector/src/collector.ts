@@ -4,6 +4,7 @@ import { SECTION_NAMES, type RedisKeys, type SectionName } from '@agentos/contra
 import type { PreparedQuery, PrismaClient } from '@agentos/db';
 import { errorSummary, type Logger, type Redis, withTimeout } from '@agentos/runtime';
 import { compare } from 'fast-json-patch';
+import { addDispatchedUpto } from './dispatched-upto';
 import type { CollectorMetrics } from './metrics';
 import { emptySection, SECTION_BUILDERS, type CollectorSettings, type SectionContext } from './sections';
 import { toJson } from './serialize';
@@ -37,6 +38,18 @@ export interface WriteResult {
   version: number;
   bytes: number;
   build: BuildResult;
+  /** The event stream id the version claims to cover (`events_upto`), if any. */
+  eventsUpto?: string;
+}
+
+/**
+ * What the stored snapshot was when a build started, read in its first round trip: the version
+ * and the build sequence of each section it builds. The patch is computed against it; the write
+ * script publishes the patch only if that version is still the one it replaces.
+ */
+interface StoredHead {
+  version: string | null;
+  seqs: Map<SectionName, number | null>;
 }
 
 export type Collector = ReturnType<typeof createCollector>;
@@ -68,25 +81,23 @@ export function createCollector(deps: CollectorDeps) {
 
   /**
    * The JSON Patch ops, comma-joined without brackets, from the stored values of the sections in
-   * `built` to `built`, and the version they are stored at. One round trip reads the version and
-   * the sections' build sequences; only a section another replica (or an older build) stored
-   * since this one last saw it is read whole. Null when a section was never stored: no patch.
+   * `built` (as `head` found them) to `built`, and the version they are stored at. Only a
+   * section another replica (or an older build) stored since this one last saw it is read whole.
+   * Null when a section was never stored: no patch. `parsed` receives each changed section's
+   * new value, parsed once here for the diff and kept by `remember`.
    */
-  async function patchOps(built: ReadonlyMap<SectionName, string>): Promise<{ base: number; ops: string } | null> {
+  async function patchOps(built: ReadonlyMap<SectionName, string>, head: StoredHead, parsed: Map<SectionName, unknown>): Promise<{ base: number; ops: string } | null> {
     const names = [...built.keys()];
-    if (names.length === 0) return null;
-    const [[, version], [, seqs]] = ((await deps.redis.pipeline().get(k.version).hmget(k.sectionSeq, ...names).exec()) ?? []) as [unknown, unknown][] as [
-      [unknown, string | null],
-      [unknown, (string | null)[]],
-    ];
-    if (!version || !seqs || seqs.some((seq) => seq === null)) return null;
-    const stale = names.filter((name, i) => known.get(name)?.seq !== Number(seqs[i]));
+    if (names.length === 0 || !head.version) return null;
+    const seqs = names.map((name) => head.seqs.get(name) ?? null);
+    if (seqs.some((seq) => seq === null)) return null;
+    const stale = names.filter((name, i) => known.get(name)?.seq !== seqs[i]);
     if (stale.length > 0) {
       const values = await deps.redis.hmget(k.sections, ...stale);
       for (const [i, name] of stale.entries()) {
         const json = values[i];
         if (json === null || json === undefined) return null;
-        known.set(name, { seq: Number(seqs[names.indexOf(name)]), json, value: JSON.parse(json) });
+        known.set(name, { seq: seqs[names.indexOf(name)]!, json, value: JSON.parse(json) });
       }
     }
     const end = deps.metrics.patchSeconds.startTimer();
@@ -94,15 +105,44 @@ export function createCollector(deps: CollectorDeps) {
     for (const [name, json] of built) {
       const before = known.get(name)!;
       if (before.json === json) continue;
-      for (const op of compare(before.value as object, JSON.parse(json) as object)) ops.push(JSON.stringify({ ...op, path: `/${name}${op.path}` }));
+      const value = JSON.parse(json) as object;
+      parsed.set(name, value);
+      for (const op of compare(before.value as object, value)) ops.push(JSON.stringify({ ...op, path: `/${name}${op.path}` }));
     }
     end();
-    return { base: Number(version), ops: ops.join(',') };
+    return { base: Number(head.version), ops: ops.join(',') };
   }
 
-  /** After a write: the sections this build stored are what the next one diffs against. */
-  function remember(seq: number, built: ReadonlyMap<SectionName, string>): void {
-    for (const [name, json] of built) known.set(name, { seq, json, value: JSON.parse(json) });
+  /**
+   * After a write: the sections this build stored are what the next one diffs against. A section
+   * whose JSON did not change keeps its parsed value; `parsed` has the ones the diff parsed.
+   */
+  function remember(seq: number, built: ReadonlyMap<SectionName, string>, parsed: ReadonlyMap<SectionName, unknown>): void {
+    for (const [name, json] of built) {
+      const before = known.get(name);
+      const value = parsed.get(name) ?? (before?.json === json ? before.value : JSON.parse(json));
+      known.set(name, { seq, json, value });
+    }
+  }
+
+  /**
+   * The build's first round trip: its build sequence, the stored head to diff against, and —
+   * when asked — how far the dispatchers had committed, which is read before any section so that
+   * every event it names was committed before the build reads.
+   */
+  async function start(names: readonly SectionName[], claimDispatched: boolean): Promise<{ seq: number; head: StoredHead; dispatched?: string }> {
+    const sections = names.length === 0 ? SECTION_NAMES : [...new Set(names)];
+    const pipeline = deps.redis.pipeline().incr(k.buildSeq).get(k.version).hmget(k.sectionSeq, ...sections);
+    const readDispatched = claimDispatched ? addDispatchedUpto(pipeline, k) : undefined;
+    const replies = (await pipeline.exec()) ?? [];
+    const [seqError, seq] = replies[0] ?? [new Error('no reply to INCR')];
+    if (seqError) throw seqError;
+    // A failed read of the head only costs the patch: subscribers then fetch the snapshot.
+    const [versionError, version] = replies[1] ?? [new Error('no reply')];
+    const [seqsError, seqs] = replies[2] ?? [new Error('no reply')];
+    const head: StoredHead = { version: versionError || seqsError ? null : (version as string | null), seqs: new Map() };
+    if (!versionError && !seqsError) sections.forEach((name, i) => head.seqs.set(name, (seqs as (string | null)[])[i] === null ? null : Number((seqs as string[])[i])));
+    return { seq: Number(seq), head, dispatched: readDispatched?.(replies.slice(3)) };
   }
 
   /** Builds `names` (all sections when empty); in parallel unless `sequential` (benchmarks only). */
@@ -151,9 +191,9 @@ export function createCollector(deps: CollectorDeps) {
     return result;
   }
 
-  async function write(seq: number, result: BuildResult, requestIds: readonly string[], eventsUpto?: string) {
+  async function write(seq: number, result: BuildResult, head: StoredHead, parsed: Map<SectionName, unknown>, requestIds: readonly string[], eventsUpto?: string) {
     // A failed read only costs the patch: subscribers then fetch the snapshot.
-    const patch = await patchOps(result.built).catch(() => null);
+    const patch = await patchOps(result.built, head, parsed).catch(() => null);
     const args: (string | number)[] = [
       k.sections,
       k.sectionSeq,
@@ -183,17 +223,28 @@ export function createCollector(deps: CollectorDeps) {
 
   /**
    * Builds `names` (all when empty), writes the snapshot and announces the new version with the
-   * ids of the requests it answers (and, from them, the event stream id it reflects). If some section has never been built anywhere (a partial
-   * refresh on a cold Redis), those are built too, so a snapshot is always complete.
+   * ids of the requests it answers and the event stream id it reflects: with `claimDispatched`,
+   * how far the dispatchers had committed when the build started (`eventsUpto` if that cannot be
+   * read), else `eventsUpto`. If some section has never been built anywhere (a partial refresh on
+   * a cold Redis), those are built too, so a snapshot is always complete.
    */
-  async function refresh(names: readonly SectionName[], requestIds: readonly string[] = [], eventsUpto?: string): Promise<WriteResult> {
-    let seq = await deps.redis.incr(k.buildSeq);
+  async function refresh(
+    names: readonly SectionName[],
+    requestIds: readonly string[] = [],
+    eventsUpto?: string,
+    options: { claimDispatched?: boolean } = {},
+  ): Promise<WriteResult> {
+    const started = await start(names, options.claimDispatched ?? false);
+    let seq = started.seq;
+    const upto = started.dispatched ?? eventsUpto;
     let result = await build(names);
-    let reply = await write(seq, result, requestIds, eventsUpto);
+    let parsed = new Map<SectionName, unknown>();
+    let reply = await write(seq, result, started.head, parsed, requestIds, upto);
     if (reply[0] === 'missing') {
       const missing = reply.slice(1) as SectionName[];
       deps.logger.info({ missing }, 'building sections never built before');
       seq = await deps.redis.incr(k.buildSeq);
+      parsed = new Map();
       const extra = await build(missing);
       result = {
         built: new Map([...result.built, ...extra.built]),
@@ -201,19 +252,20 @@ export function createCollector(deps: CollectorDeps) {
         buildMs: result.buildMs + extra.buildMs,
         now: extra.now,
       };
-      reply = await write(seq, result, requestIds, eventsUpto);
+      // No head read for this one: a snapshot that was incomplete has no patch to offer.
+      reply = await write(seq, result, { version: null, seqs: new Map() }, parsed, requestIds, upto);
       if (reply[0] !== 'ok') throw new Error(`snapshot still incomplete after building ${missing.join(', ')}`);
     }
     const version = Number(reply[1]);
     const bytes = Number(reply[2]);
     // Stored or not (a newer build of a section wins), the next build re-reads what changed.
-    remember(seq, result.built);
+    remember(seq, result.built, parsed);
     deps.metrics.patches.inc({ result: reply[3] === 'patched' ? 'published' : 'none' });
     deps.metrics.builds.inc({ kind: names.length === 0 ? 'full' : 'partial' });
     deps.metrics.snapshotBytes.set(bytes);
     deps.metrics.snapshotVersion.set(version);
     deps.logger.debug({ version, bytes, buildMs: result.buildMs, sections: names.length === 0 ? 'all' : names }, 'snapshot written');
-    return { version, bytes, build: result };
+    return { version, bytes, build: result, eventsUpto: upto };
   }
 
   return { build, refresh };

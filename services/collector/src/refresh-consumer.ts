@@ -1,4 +1,4 @@
-import { COLLECTOR_GROUP, DISPATCHER_GROUP, refreshRequest, type RedisKeys, type SectionName } from '@agentos/contracts';
+import { COLLECTOR_GROUP, refreshRequest, type RedisKeys, type SectionName } from '@agentos/contracts';
 import { compareStreamIds, entryField, type Logger, type LoopWatch, type Redis, requestRefresh, startStreamConsumer, type StreamEntry } from '@agentos/runtime';
 import { BuildPacer } from './build-pacer';
 import type { Collector } from './collector';
@@ -58,12 +58,12 @@ export function startRefreshConsumer(
       for (const name of parsed.data.sections) sections.add(name);
     }
     if (requestIds.length > 0) {
-      // Read before the build starts, so every event it names was committed before the build reads.
-      const dispatched = await dispatchedUpto(deps.redis, deps.keys).catch(() => undefined);
       const names = all ? [] : [...sections];
       pacer.take();
-      await deps.collector.refresh(names, requestIds, dispatched ?? eventsUpto);
-      followUpIfShort(names, eventsUpto, dispatched ?? eventsUpto);
+      // The version claims what the dispatchers had committed when the build started (read in
+      // its first round trip), or failing that what the requests name.
+      const written = await deps.collector.refresh(names, requestIds, eventsUpto, { claimDispatched: true });
+      followUpIfShort(names, eventsUpto, written.eventsUpto);
       // Pacing (REFRESH_MIN_INTERVAL_MS, build-pacer.ts): the requests that arrive meanwhile wait
       // on the stream and are all answered by the next build.
       const rest = pacer.restMs();
@@ -94,37 +94,6 @@ export function startRefreshConsumer(
 /** First and longest wait before a collector asks again for events it could not yet claim. */
 const FOLLOW_UP_FIRST_MS = 20;
 const FOLLOW_UP_MAX_MS = 1000;
-
-/**
- * The highest event stream id up to which every event has been handled by the dispatchers
- * (acknowledged: its effect committed, or dead-lettered), or undefined when no dispatcher group
- * exists yet. That is the group's last delivered id, or — while some are pending, in any replica
- * — just below the oldest pending one. A single dispatcher's own batch says less: with two
- * replicas, the other may still be committing lower ids (the overclaim bench:events measured).
- */
-export async function dispatchedUpto(redis: Redis, keys: RedisKeys): Promise<string | undefined> {
-  const replies = (await redis.pipeline().xinfo('GROUPS', keys.events).xpending(keys.events, DISPATCHER_GROUP).exec()) ?? [];
-  const [groupsError, groups] = replies[0] ?? [new Error('no reply')];
-  const [pendingError, pending] = replies[1] ?? [new Error('no reply')];
-  if (groupsError || pendingError) return undefined;
-  const group = (groups as unknown[][]).map(fieldsOf).find((g) => g.name === DISPATCHER_GROUP);
-  if (!group || typeof group['last-delivered-id'] !== 'string') return undefined;
-  const [count, oldest] = pending as [number, string | null, string | null, unknown];
-  return count > 0 && oldest ? previousStreamId(oldest) : group['last-delivered-id'];
-}
-
-/** The stream id just before `id` (`ms-seq`). */
-export function previousStreamId(id: string): string {
-  const [ms, seq] = id.split('-').map(BigInt) as [bigint, bigint];
-  if (seq > 0n) return `${ms}-${seq - 1n}`;
-  return ms > 0n ? `${ms - 1n}-18446744073709551615` : '0-0';
-}
-
-function fieldsOf(flat: unknown[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = flat[i + 1];
-  return out;
-}
 
 function safeJson(text: string | undefined): unknown {
   if (text === undefined) return undefined;

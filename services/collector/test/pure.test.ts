@@ -1,5 +1,5 @@
 import { percentileOfHistogram } from '../src/sections/analytics';
-import { previousStreamId } from '../src/refresh-consumer';
+import { previousStreamId } from '../src/dispatched-upto';
 
 // Pure logic of the collector, beside the integration tests that exercise it against real
 // PostgreSQL and Redis.

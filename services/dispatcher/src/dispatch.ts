@@ -10,15 +10,25 @@ import {
   type SectionName,
 } from '@agentos/contracts';
 import type { PreparedQuery, PrismaClient } from '@agentos/db';
-import { appendEvents, compareStreamIds, entryField, errorSummary, type Logger, type Redis, requestRefresh, type StreamEntry } from '@agentos/runtime';
+import {
+  addRefreshRequest,
+  appendEvents,
+  type ChainableCommander,
+  compareStreamIds,
+  entryField,
+  errorSummary,
+  type Logger,
+  type Redis,
+  type StreamEntry,
+} from '@agentos/runtime';
 import { alertSummary } from './actions/alert-ops';
 import { checkMinimumWorkers } from './actions/check-minimum-workers';
 import { considerScaling, type ScalingOptions } from './actions/consider-scaling';
 import { deadLetter } from './dead-letter';
-import { applyLiveState } from './live-state';
+import { addLiveState } from './live-state';
 import type { DispatcherMetrics } from './metrics';
 import { persistBatch, type PersistResult, type QueueLevel } from './persist';
-import { checkThresholds } from './thresholds';
+import { addThresholdChecks } from './thresholds';
 
 export interface DispatcherDeps {
   prisma: PrismaClient;
@@ -65,9 +75,9 @@ interface Attempts {
 export function createDispatcher(deps: DispatcherDeps) {
   const alerts = Boolean(deps.alertWebhookUrl);
 
-  async function handle(entries: StreamEntry[]): Promise<string[]> {
+  async function handle(entries: StreamEntry[], read: { claimed: boolean } = { claimed: true }): Promise<string[]> {
     const ack: string[] = [];
-    const items = await decode(entries, ack);
+    const items = await decode(entries, ack, read.claimed);
     if (items.length === 0) return ack;
 
     // Websocket branch, beside the persist: a socket message does not wait for the database. It
@@ -108,25 +118,33 @@ export function createDispatcher(deps: DispatcherDeps) {
       deps.metrics.processed.inc({ name: item.event.name, outcome: persisted.applied.has(item.event.id) ? 'applied' : 'duplicate' });
       deps.metrics.latency.observe((Date.now() - streamTime(item.entryId)) / 1000);
     }
-    const recovered = items.filter((i) => i.failures > 0 && !failed.has(i.entryId)).map((i) => i.entryId);
-    if (recovered.length > 0) await deps.redis.hdel(deps.keys.eventAttempts, ...recovered);
     for (const item of items) {
       const reason = failed.get(item.entryId);
       if (reason !== undefined && (await recordFailure(item, reason))) ack.push(item.entryId);
     }
 
-    // Acknowledged before the refresh is asked for: the collector claims a version covers an
-    // event only once no dispatcher holds it pending (collector refresh-consumer.ts), so a
-    // request sent earlier would be answered by a version that cannot claim its own batch. A
-    // crash between the two leaves the refresh to the next request or warm (≤ 5 s).
-    if (ack.length > 0) await deps.redis.xack(deps.keys.events, DISPATCHER_GROUP, ...ack);
-    await requestSections(events, actions.sections, done);
+    // The end of the batch in one round trip: the failure records of events that succeeded on a
+    // retry go, the batch is acknowledged, then the refresh is asked for. Acknowledged first:
+    // the collector claims a version covers an event only once no dispatcher holds it pending
+    // (collector refresh-consumer.ts), so a request read earlier would be answered by a version
+    // that cannot claim its own batch; a pipeline runs its commands in order. A crash before it
+    // leaves the batch pending (retried, deduplicated by the persist); the refresh's own failure
+    // leaves it to the next request or warm (≤ 5 s).
+    const end = deps.redis.pipeline();
+    const recovered = items.filter((i) => i.failures > 0 && !failed.has(i.entryId)).map((i) => i.entryId);
+    if (recovered.length > 0) end.hdel(deps.keys.eventAttempts, ...recovered);
+    if (ack.length > 0) end.xack(deps.keys.events, DISPATCHER_GROUP, ...ack);
+    addSectionRequest(end, events, actions.sections, done);
+    if (end.length > 0) throwFirstError(await end.exec());
     return [];
   }
 
-  /** Parses entries; malformed ones go straight to the dead letters. Retries not yet due wait. */
-  async function decode(entries: StreamEntry[], ack: string[]): Promise<Item[]> {
-    const attempts = await deps.redis.hmget(deps.keys.eventAttempts, ...entries.map(([id]) => id));
+  /**
+   * Parses entries; malformed ones go straight to the dead letters. Retries not yet due wait.
+   * Only claimed entries can have failed before: new ones skip the read of the failure records.
+   */
+  async function decode(entries: StreamEntry[], ack: string[], claimed: boolean): Promise<Item[]> {
+    const attempts = claimed ? await deps.redis.hmget(deps.keys.eventAttempts, ...entries.map(([id]) => id)) : [];
     const items: Item[] = [];
     for (const [index, [entryId, fields]] of entries.entries()) {
       const raw = entryField(fields, 'event') ?? '';
@@ -175,27 +193,31 @@ export function createDispatcher(deps: DispatcherDeps) {
 
   /**
    * Cache branch, part two: live worker state in Redis (the snapshot overlays it) and threshold
-   * crossings, whose warnings are events of their own.
+   * crossings, whose warnings are events of their own — one round trip for both (the warnings,
+   * when a queue crossed, one more).
    */
   async function applyLiveStateAndCheck(events: AgentEvent[], persisted: PersistResult): Promise<void> {
-    await Promise.all([
-      applyLiveState(deps.redis, deps.keys, events, deps.heartbeatTtlS),
-      checkThresholds(deps.redis, deps.keys, latestLevels(persisted.queues)).then((warnings) => appendEvents(deps.redis, deps.keys, warnings, deps.streamMaxLen)),
-    ]);
+    const pipeline = deps.redis.pipeline();
+    const live = addLiveState(pipeline, deps.keys, events, deps.heartbeatTtlS);
+    const readWarnings = addThresholdChecks(pipeline, deps.keys, latestLevels(persisted.queues));
+    if (pipeline.length === 0) return;
+    const replies = (await pipeline.exec()) ?? [];
+    throwFirstError(replies.slice(0, live));
+    await appendEvents(deps.redis, deps.keys, readWarnings(replies.slice(live)), deps.streamMaxLen);
   }
 
   /**
-   * Cache branch, part three: ONE refresh request for every section the batch's events name and
-   * every section showing what its actions wrote (a notification, a scaling recommendation). A
-   * burst of events costs one rebuild per section, not one per event, and the collector
-   * coalesces requests further.
+   * Cache branch, part three: ONE refresh request, added to `pipeline`, for every section the
+   * batch's events name and every section showing what its actions wrote (a notification, a
+   * scaling recommendation). A burst of events costs one rebuild per section, not one per event,
+   * and the collector coalesces requests further.
    */
-  async function requestSections(events: readonly AgentEvent[], fromActions: ReadonlySet<SectionName>, done: readonly Item[]): Promise<void> {
+  function addSectionRequest(pipeline: ChainableCommander, events: readonly AgentEvent[], fromActions: ReadonlySet<SectionName>, done: readonly Item[]): void {
     const sections = new Set<SectionName>(fromActions);
     for (const event of events) for (const section of EVENT_DISPATCH_CONFIG[event.name].sections) sections.add(section);
     if (sections.size === 0 || done.length === 0) return;
     const upto = done.map((i) => i.entryId).reduce((a, b) => (compareStreamIds(a, b) >= 0 ? a : b));
-    await requestRefresh(deps.redis, deps.keys, [...sections], `events:${events.length}`, { eventsUpto: upto });
+    addRefreshRequest(pipeline, deps.keys, [...sections], `events:${events.length}`, { eventsUpto: upto });
   }
 
   /** Websocket branch: one message per event to its rooms, for the gateways. */
@@ -214,9 +236,7 @@ export function createDispatcher(deps: DispatcherDeps) {
       any = true;
     }
     if (!any) return;
-    const results = (await pipeline.exec()) ?? [];
-    const failed = results.find(([error]) => error);
-    if (failed) throw failed[0];
+    throwFirstError(await pipeline.exec());
   }
 
   /**
@@ -282,6 +302,12 @@ export function createDispatcher(deps: DispatcherDeps) {
   }
 
   return { handle };
+}
+
+/** Throws the first error among a pipeline's replies (Redis away fails the whole batch: retried). */
+function throwFirstError(replies: readonly [Error | null, unknown][] | null): void {
+  const failed = replies?.find(([error]) => error);
+  if (failed) throw failed[0];
 }
 
 /** The last level reported per queue (event-by-event persisting reports a queue once per event). */

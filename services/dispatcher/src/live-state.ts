@@ -1,5 +1,5 @@
 import type { AgentEvent, RedisKeys, WorkerLiveState } from '@agentos/contracts';
-import type { Redis } from '@agentos/runtime';
+import type { ChainableCommander } from '@agentos/runtime';
 
 /**
  * Live state in Redis, what the collector overlays on the database records:
@@ -9,10 +9,12 @@ import type { Redis } from '@agentos/runtime';
  *   it back;
  * - per queue, the depth its platform's broker last reported (`queue:stats`);
  * - the last `system:health_check`.
+ *
+ * Adds its commands to `pipeline` (the batch's one round trip after the persist) and returns how
+ * many; their replies are the pipeline's to check.
  */
-export async function applyLiveState(redis: Redis, keys: RedisKeys, events: readonly AgentEvent[], ttlS: number): Promise<void> {
-  const pipeline = redis.pipeline();
-  let any = false;
+export function addLiveState(pipeline: ChainableCommander, keys: RedisKeys, events: readonly AgentEvent[], ttlS: number): number {
+  let commands = 0;
   for (const event of events) {
     if (event.name === 'worker:heartbeat') {
       const p = event.payload;
@@ -31,22 +33,19 @@ export async function applyLiveState(redis: Redis, keys: RedisKeys, events: read
       pipeline.zadd(keys.workersLive, 'GT', deadline, p.worker_id);
       pipeline.hset(keys.workerLive(p.worker_id), state);
       pipeline.expire(keys.workerLive(p.worker_id), ttl);
-      any = true;
+      commands += 3;
     } else if (event.name === 'worker:offline') {
       pipeline.zrem(keys.workersLive, event.payload.worker_id);
       pipeline.del(keys.workerLive(event.payload.worker_id));
-      any = true;
+      commands += 2;
     } else if (event.name === 'queue:stats') {
       const { queue, pending, workers } = event.payload;
       pipeline.hset(keys.queueStats, queue, JSON.stringify({ pending, ...(workers === undefined ? {} : { workers }), source: event.source, at: event.occurred_at }));
-      any = true;
+      commands += 1;
     } else if (event.name === 'system:health_check') {
       pipeline.set(keys.systemHealth, JSON.stringify({ ...event.payload, at: event.occurred_at }));
-      any = true;
+      commands += 1;
     }
   }
-  if (!any) return;
-  const results = (await pipeline.exec()) ?? [];
-  const failed = results.find(([error]) => error);
-  if (failed) throw failed[0];
+  return commands;
 }

@@ -29,8 +29,8 @@ const REASON_BY_CODE: Record<string, RefusalReason> = {
  * `POST /api/events` (CONTRACT §4–5). The checks run cheapest first, and nothing reaches Redis
  * until the whole batch has passed them: the token (before a byte of the body is read), the body
  * (JSON, at most `MAX_INGEST_BYTES`, at most `MAX_EVENTS_PER_BATCH` events, every event valid),
- * the token's rate limit (counted in events, refused batches cost nothing), then one idempotent
- * enqueue of the batch.
+ * the token's rate limit (counted in events, refused batches cost nothing) and the idempotent
+ * enqueue of the batch, together in one Redis script.
  */
 export function eventsRouter(deps: EventsRouteDeps): Router {
   // Decompresses gzip/deflate/br bodies; the limit applies to the decompressed bytes.
@@ -41,8 +41,7 @@ export function eventsRouter(deps: EventsRouteDeps): Router {
     try {
       const tokenId = deps.tokens.authenticate(req.headers.authorization);
       const events = validateEvents(await readJson(req, res));
-      await deps.ingest.admit(tokenId, events.length);
-      const { result, enqueued } = await deps.ingest.enqueue(events);
+      const { result, enqueued } = await deps.ingest.ingest(tokenId, events);
       for (const event of enqueued) deps.metrics.eventsAccepted.inc({ name: event.name });
       if (result.duplicates > 0) deps.metrics.eventsDuplicates.inc(result.duplicates);
       res.status(202).json(result);
