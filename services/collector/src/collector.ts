@@ -49,7 +49,8 @@ export interface WriteResult {
  */
 interface StoredHead {
   version: string | null;
-  seqs: Map<SectionName, number | null>;
+  /** Build sequence of each stored section; a section never stored is absent. */
+  seqs: Map<SectionName, number>;
 }
 
 export type Collector = ReturnType<typeof createCollector>;
@@ -89,8 +90,8 @@ export function createCollector(deps: CollectorDeps) {
   async function patchOps(built: ReadonlyMap<SectionName, string>, head: StoredHead, parsed: Map<SectionName, unknown>): Promise<{ base: number; ops: string } | null> {
     const names = [...built.keys()];
     if (names.length === 0 || !head.version) return null;
-    const seqs = names.map((name) => head.seqs.get(name) ?? null);
-    if (seqs.some((seq) => seq === null)) return null;
+    const seqs = names.map((name) => head.seqs.get(name));
+    if (seqs.some((seq) => seq === undefined)) return null;
     const stale = names.filter((name, i) => known.get(name)?.seq !== seqs[i]);
     if (stale.length > 0) {
       const values = await deps.redis.hmget(k.sections, ...stale);
@@ -140,8 +141,11 @@ export function createCollector(deps: CollectorDeps) {
     // A failed read of the head only costs the patch: subscribers then fetch the snapshot.
     const [versionError, version] = replies[1] ?? [new Error('no reply')];
     const [seqsError, seqs] = replies[2] ?? [new Error('no reply')];
-    const head: StoredHead = { version: versionError || seqsError ? null : (version as string | null), seqs: new Map() };
-    if (!versionError && !seqsError) sections.forEach((name, i) => head.seqs.set(name, (seqs as (string | null)[])[i] === null ? null : Number((seqs as string[])[i])));
+    const head: StoredHead = { version: null, seqs: new Map() };
+    if (!versionError && !seqsError) {
+      head.version = version as string | null;
+      for (const [i, stored] of (seqs as (string | null)[]).entries()) if (stored !== null) head.seqs.set(sections[i]!, Number(stored));
+    }
     return { seq: Number(seq), head, dispatched: readDispatched?.(replies.slice(3)) };
   }
 

@@ -13,7 +13,7 @@ import type { ChainableCommander } from '@agentos/runtime';
  */
 export function addDispatchedUpto(pipeline: ChainableCommander, keys: RedisKeys): (replies: readonly [Error | null, unknown][]) => string | undefined {
   pipeline.xinfo('GROUPS', keys.events).xpending(keys.events, DISPATCHER_GROUP);
-  return (replies) => readDispatchedUpto(replies);
+  return readDispatchedUpto;
 }
 
 function readDispatchedUpto(replies: readonly [Error | null, unknown][]): string | undefined {
@@ -38,4 +38,3 @@ function fieldsOf(flat: unknown[]): Record<string, unknown> {
   for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = flat[i + 1];
   return out;
 }
-

@@ -198,7 +198,8 @@ export function createDispatcher(deps: DispatcherDeps) {
    */
   async function applyLiveStateAndCheck(events: AgentEvent[], persisted: PersistResult): Promise<void> {
     const pipeline = deps.redis.pipeline();
-    const live = addLiveState(pipeline, deps.keys, events, deps.heartbeatTtlS);
+    addLiveState(pipeline, deps.keys, events, deps.heartbeatTtlS);
+    const live = pipeline.length;
     const readWarnings = addThresholdChecks(pipeline, deps.keys, latestLevels(persisted.queues));
     if (pipeline.length === 0) return;
     const replies = (await pipeline.exec()) ?? [];

@@ -10,11 +10,10 @@ import type { ChainableCommander } from '@agentos/runtime';
  * - per queue, the depth its platform's broker last reported (`queue:stats`);
  * - the last `system:health_check`.
  *
- * Adds its commands to `pipeline` (the batch's one round trip after the persist) and returns how
- * many; their replies are the pipeline's to check.
+ * Adds its commands to `pipeline` (sent with the batch's threshold checks); their replies are
+ * the pipeline's to check.
  */
-export function addLiveState(pipeline: ChainableCommander, keys: RedisKeys, events: readonly AgentEvent[], ttlS: number): number {
-  let commands = 0;
+export function addLiveState(pipeline: ChainableCommander, keys: RedisKeys, events: readonly AgentEvent[], ttlS: number): void {
   for (const event of events) {
     if (event.name === 'worker:heartbeat') {
       const p = event.payload;
@@ -33,19 +32,14 @@ export function addLiveState(pipeline: ChainableCommander, keys: RedisKeys, even
       pipeline.zadd(keys.workersLive, 'GT', deadline, p.worker_id);
       pipeline.hset(keys.workerLive(p.worker_id), state);
       pipeline.expire(keys.workerLive(p.worker_id), ttl);
-      commands += 3;
     } else if (event.name === 'worker:offline') {
       pipeline.zrem(keys.workersLive, event.payload.worker_id);
       pipeline.del(keys.workerLive(event.payload.worker_id));
-      commands += 2;
     } else if (event.name === 'queue:stats') {
       const { queue, pending, workers } = event.payload;
       pipeline.hset(keys.queueStats, queue, JSON.stringify({ pending, ...(workers === undefined ? {} : { workers }), source: event.source, at: event.occurred_at }));
-      commands += 1;
     } else if (event.name === 'system:health_check') {
       pipeline.set(keys.systemHealth, JSON.stringify({ ...event.payload, at: event.occurred_at }));
-      commands += 1;
     }
   }
-  return commands;
 }

@@ -7,8 +7,8 @@ import type { QueueLevel } from './persist';
  * queue is announced once when it goes over (SADD answers 1 to exactly one caller, across every
  * dispatcher replica) and can be announced again only after it fell back under (SREM).
  *
- * Adds one command per queue to `pipeline` (the batch's one round trip after the persist);
- * the returned function reads the warnings to raise from those commands' replies, in order.
+ * Adds one command per queue to `pipeline` (sent with the batch's live state); the returned
+ * function reads the warnings to raise from those commands' replies, in order.
  */
 export function addThresholdChecks(
   pipeline: ChainableCommander,
