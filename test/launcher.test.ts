@@ -270,8 +270,12 @@ beforeAll(async () => {
   closedPort = await freePort();
 });
 
-afterAll(async () => {
-  // A launcher still running after a failed test: SIGKILL it; its watchdog then stops what it started.
+/**
+ * A launcher still running after a failed test: SIGKILL it (its watchdog then stops what it
+ * started) and wait for its ports, so the failure does not also fail the next test with
+ * "port … already in use".
+ */
+async function stopLeftovers(): Promise<void> {
   for (const launcher of launchers) {
     if (launcher.child.exitCode === null && launcher.child.signalCode === null) launcher.child.kill('SIGKILL');
     await launcher.exited;
@@ -280,6 +284,12 @@ afterAll(async () => {
     timeoutMs: 10_000,
     message: `ports ${[...portsUsed].join(', ')} to close`,
   });
+}
+
+afterEach(stopLeftovers);
+
+afterAll(async () => {
+  await stopLeftovers();
   for (const dir of [dataDir, ...freshDirs]) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -370,9 +380,12 @@ describe('npm start (scripts/start.mjs)', () => {
       await waitFor(
         async () => {
           const body = await read(events);
-          return Object.values(received()).every(Boolean) && seen.overThreshold && seen.thresholdLogged && failedCount(body) > failedCount(first);
+          // An assertion, so a timeout shows which of them was still missing at the deadline.
+          const all = { ...received(), ...seen, moreFailedJobs: failedCount(body) > failedCount(first) };
+          expect(all).toEqual(Object.fromEntries(Object.keys(all).map((name) => [name, true])));
+          return true;
         },
-        { timeoutMs: Math.max(0, events - Date.now()), intervalMs: 500, message: `a failure, a threshold warning and a crash: ${JSON.stringify({ ...received(), ...seen })}\n${tail(launcher)}` },
+        { timeoutMs: Math.max(0, events - Date.now()), intervalMs: 500, message: `a failure, a threshold warning and a crash\n${tail(launcher)}` },
       );
     } finally {
       socket.close();
