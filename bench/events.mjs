@@ -8,9 +8,10 @@
 //      to the arrival of the first snapshot version whose `events_upto` covers its stream entry,
 //      and the CPU per event of the whole system (every service process, its PostgreSQL backends
 //      and PostgreSQL's own processes, Redis; from /proc) — side by side, in one run, for the
-//      configurations of BENCH_STEADY: the defaults as shipped; `unpaced`, the previous default
-//      (REFRESH_MIN_INTERVAL_MS=0: a build as soon as a request waits); `pN`, builds paced at N
-//      ms; `alerts`, the defaults with an alert webhook that takes 5 s per call (1 in 1,000
+//      configurations of BENCH_STEADY: the defaults as shipped; `unpaced`, nothing paced
+//      (REFRESH_MIN_INTERVAL_MS=0: a build as soon as a request waits; EVENT_MIN_INTERVAL_MS=0: a
+//      batch as soon as the last is done); `pN`, builds paced at N ms (`pN-dM`: and the
+//      dispatcher's batches at M); `alerts`, the defaults with an alert webhook that takes 5 s per call (1 in 1,000
 //      events is a worker:offline, i.e. an alert: every one must reach the webhook once);
 //   4. the same steady load and burst on the per-event, uncoalesced path — dispatchers with
 //      EVENT_BATCH=1 (one transaction and one refresh request per event), collector with
@@ -75,8 +76,8 @@ const drainMs = Number(process.env.BENCH_DRAIN_S ?? 15) * 1000;
 const phases = new Set((process.env.BENCH_PHASES ?? 'ingest,steady,burst').split(','));
 /**
  * The steady-rate configurations, side by side in this order: `default` (the services as they
- * ship), `unpaced` (the previous default: REFRESH_MIN_INTERVAL_MS=0, a build as soon as a request
- * waits), `pN` (REFRESH_MIN_INTERVAL_MS=N), `alerts` (default, with an alert webhook that takes
+ * ship), `unpaced` (nothing paced: REFRESH_MIN_INTERVAL_MS=0, a build as soon as a request waits,
+ * and EVENT_MIN_INTERVAL_MS=0), `pN` (REFRESH_MIN_INTERVAL_MS=N), `alerts` (default, with an alert webhook that takes
  * BENCH_WEBHOOK_DELAY_MS per call), `baseline` (the per-event, uncoalesced path), `base` (the
  * defaults of the checkout at BENCH_BASE_ROOT: a previous version, side by side in one run).
  */
@@ -427,7 +428,7 @@ async function steadyPhase(mode) {
     // The post takes webhookDelayMs: give it a little more before calling it failed.
     dispatcherEnv: {
       ...(webhook ? { ALERT_WEBHOOK_URL: webhook.url, ALERT_WEBHOOK_TIMEOUT_MS: String(webhookDelayMs + 5000) } : {}),
-      ...(paced?.[2] !== undefined ? { EVENT_MIN_INTERVAL_MS: paced[2] } : {}),
+      ...(paced?.[2] !== undefined ? { EVENT_MIN_INTERVAL_MS: paced[2] } : mode === 'unpaced' ? { EVENT_MIN_INTERVAL_MS: '0' } : {}),
     },
   });
   const watch = await watchVersions(stack.keys);
@@ -554,7 +555,7 @@ async function steadyPhase(mode) {
     const result = {
       mode,
       refresh_min_interval_ms: mode === 'unpaced' ? 0 : paced ? Number(paced[1]) : 'default',
-      event_min_interval_ms: paced?.[2] !== undefined ? Number(paced[2]) : 'default',
+      event_min_interval_ms: paced?.[2] !== undefined ? Number(paced[2]) : mode === 'unpaced' ? 0 : 'default',
       dispatchers: latencyDispatchers,
       rate_per_s: steadyRate,
       per_post: perTick,

@@ -47,6 +47,15 @@ export interface StreamConsumerOptions {
    * transaction) is what dominates at moderate rates. @default 0
    */
   minIntervalMs?: number;
+  /**
+   * With `minIntervalMs`: told of new entries the moment they are read, before `handle` gets
+   * them. Then the loop does not sleep out the interval: it reads what arrives during it (a
+   * blocking read for the time left), tells `onRead`, and hands everything it gathered to
+   * `handle` together when the interval is over — so what must not wait for the pacing (the
+   * dispatchers' socket messages) goes at once while the costly round (the persist) is paced.
+   * It must not throw; it sees entries that `handle` may later see again (a claim after a crash).
+   */
+  onRead?(entries: StreamEntry[]): void;
 }
 
 /**
@@ -97,13 +106,13 @@ export function startStreamConsumer(options: StreamConsumerOptions): { stop(): P
     return (entries ?? []).filter((entry) => entry && Array.isArray(entry[1]));
   };
 
-  const readNew = async (): Promise<StreamEntry[]> => {
+  const readNew = async (count = batch, block = blockMs): Promise<StreamEntry[]> => {
     // The blocking connection has no offline queue: a read sent before it is ready fails with
     // "Stream isn't writeable". Wait for it instead (at startup and after a reconnect).
     if (blocking.status !== 'ready') await waitForRedis(blocking, blockMs + 5000);
     const reply = (await withTimeout(
-      blocking.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'BLOCK', blockMs, 'STREAMS', stream, '>'),
-      blockMs + 5000,
+      blocking.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'BLOCK', block, 'STREAMS', stream, '>'),
+      block + 5000,
       'XREADGROUP',
     ).catch((error: unknown) => {
       if (error instanceof TimeoutError) blocking.disconnect(true);
@@ -112,19 +121,46 @@ export function startStreamConsumer(options: StreamConsumerOptions): { stop(): P
     return reply ? reply.flatMap(([, entries]) => entries) : [];
   };
 
+  /**
+   * The rest of the pacing interval: slept out, or — with `onRead` — spent reading what arrives,
+   * up to a full batch, each read told to `onRead` at once. Resolves with what was gathered.
+   */
+  const waitOutInterval = async (): Promise<StreamEntry[]> => {
+    const gathered: StreamEntry[] = [];
+    for (let rest = lastPartialRead + minIntervalMs - Date.now(); running && rest > 0; rest = lastPartialRead + minIntervalMs - Date.now()) {
+      if (!options.onRead) {
+        await pause(rest);
+        break;
+      }
+      const read = await readNew(batch - gathered.length, Math.min(Math.ceil(rest), blockMs));
+      if (read.length === 0) continue;
+      options.onRead(read);
+      gathered.push(...read);
+      if (gathered.length >= batch) break;
+    }
+    return gathered;
+  };
+
+  const handleAndAck = async (entries: StreamEntry[], claimed: boolean): Promise<void> => {
+    const ack = await options.handle(entries, { claimed });
+    if (ack.length > 0) await redis.xack(stream, group, ...ack);
+  };
+
   const loop = (async () => {
     while (running) {
       try {
         await ensureGroup();
         while (running) {
-          const rest = lastPartialRead + minIntervalMs - Date.now();
-          if (rest > 0) await pause(rest);
-          const claimed = await claim();
-          const entries = claimed.length > 0 ? claimed : await readNew();
+          // Entries read and not handled when a round fails stay pending: the claim brings them back.
+          // Stopped meanwhile: what was gathered is still handled (else it would wait for a claim).
+          const gathered = await waitOutInterval();
+          const claimed = running ? await claim() : [];
+          if (claimed.length > 0) await handleAndAck(claimed, true);
+          // A round that claimed reads nothing new: the claimed entries had their turn.
+          const entries = gathered.length > 0 ? gathered : claimed.length > 0 || !running ? [] : await readNew();
           if (entries.length > 0) {
             lastPartialRead = minIntervalMs > 0 && entries.length < batch ? Date.now() : 0;
-            const ack = await options.handle(entries, { claimed: claimed.length > 0 });
-            if (ack.length > 0) await redis.xack(stream, group, ...ack);
+            await handleAndAck(entries, false);
           }
           failures = 0;
           options.watch?.progress();

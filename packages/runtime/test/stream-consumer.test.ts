@@ -25,10 +25,15 @@ afterAll(async () => {
   await cleanupNamespace(namespace);
 });
 
-/** A consumer on its own stream, recording the size of every batch it was handed. */
-function consume(name: string, options: { batch: number; minIntervalMs: number }) {
+/**
+ * A consumer on its own stream, recording the size of every batch it was handed and, with
+ * `onRead`, when each entry was told to it and when handed over.
+ */
+function consume(name: string, options: { batch: number; minIntervalMs: number; onRead?: boolean }) {
   const stream = `${namespace}:${name}`;
   const rounds: number[] = [];
+  const told = new Map<string, number>();
+  const handledAt = new Map<string, number>();
   const blocking = createRedis(TEST_REDIS_URL, { name: `test-${name}-blocking`, role: 'blocking' });
   blockingConnections.push(blocking);
   consumers.push(
@@ -40,14 +45,21 @@ function consume(name: string, options: { batch: number; minIntervalMs: number }
       redis,
       logger,
       blockMs: 200,
-      ...options,
+      batch: options.batch,
+      minIntervalMs: options.minIntervalMs,
+      onRead: options.onRead
+        ? (entries: StreamEntry[]) => {
+            for (const [id] of entries) told.set(id, Date.now());
+          }
+        : undefined,
       async handle(entries: StreamEntry[]) {
         rounds.push(entries.length);
+        for (const [id] of entries) handledAt.set(id, Date.now());
         return entries.map(([id]) => id);
       },
     }),
   );
-  return { stream, rounds, handled: () => rounds.reduce((a, b) => a + b, 0) };
+  return { stream, rounds, told, handledAt, handled: () => rounds.reduce((a, b) => a + b, 0) };
 }
 
 async function trickle(stream: string, count: number, everyMs: number): Promise<void> {
@@ -66,6 +78,27 @@ describe('startStreamConsumer minIntervalMs', () => {
     await waitFor(() => paced.handled() === 40 && unpaced.handled() === 40, { message: 'every entry handled' });
     expect(paced.rounds.length).toBeLessThanOrEqual(8);
     expect(unpaced.rounds.length).toBeGreaterThan(20);
+  });
+
+  it('with onRead, tells of each entry as it is read and still hands the interval\'s entries over together', async () => {
+    const paced = consume('told', { batch: 100, minIntervalMs: 1000, onRead: true });
+    const added = new Map<string, number>();
+    // 30 entries over ~1.5 s: about two paced rounds, after the first entry's own.
+    for (let i = 0; i < 30; i += 1) {
+      added.set(await redis.xadd(paced.stream, '*', 'n', String(i)) as string, Date.now());
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await waitFor(() => paced.handled() === 30, { message: 'every entry handled' });
+    expect(paced.rounds.length).toBeLessThanOrEqual(4);
+    expect(new Set(paced.handledAt.keys())).toEqual(new Set(added.keys()));
+    // The first entry is handled at once (nothing to pace); every later one is told of within a
+    // fraction of the interval, and handed over only when its interval is over.
+    const [first, ...later] = [...added.keys()];
+    expect(paced.told.has(first!)).toBe(false);
+    const toldAfterMs = later.map((id) => paced.told.get(id)! - added.get(id)!);
+    expect(Math.max(...toldAfterMs)).toBeLessThan(500);
+    const waitedMs = later.map((id) => paced.handledAt.get(id)! - paced.told.get(id)!);
+    expect(Math.max(...waitedMs)).toBeGreaterThan(500);
   });
 
   it('does not wait between full batches: a backlog drains at once', async () => {

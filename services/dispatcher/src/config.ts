@@ -12,13 +12,15 @@ export const dispatcherEnv = z.object({
   /** Events read (and persisted in one transaction) at a time. @default 500 */
   EVENT_BATCH: positiveInt.max(5000).default(500),
   /**
-   * Shortest time between two reads of the event stream that found less than EVENT_BATCH events:
-   * the events that arrive meanwhile are handled together, in one transaction and one round of
-   * Redis commands, by the next batch. Idle, an event is read at once; with a backlog, full
-   * batches follow each other at once. Costs up to this much latency (socket messages included)
-   * for fewer, larger batches (BENCHMARKS.md, "Cost per event"). 0: read again at once. @default 0
+   * Shortest time between two batches that found less than EVENT_BATCH events: the events that
+   * arrive meanwhile are persisted together, in one transaction and one round of Redis commands,
+   * by the next batch. Idle, an event is handled at once; with a backlog, full batches follow each
+   * other at once. Socket messages never wait for it: each event's go out as soon as it is read.
+   * Costs up to this much latency before an event's effect is committed (and so before the
+   * snapshot shows it) for fewer, larger transactions (BENCHMARKS.md, "Cost per event"). 0: a
+   * batch as soon as the last one is done. @default 25
    */
-  EVENT_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(1000).default(0),
+  EVENT_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(1000).default(25),
   /** Deliveries of an event before it goes to the dead-letter stream. @default 5 */
   MAX_DELIVERIES: positiveInt.max(100).default(5),
   /** First retry delay of a failed event; doubles with each delivery. @default 1000 */

@@ -50,11 +50,16 @@ export interface DispatcherDeps {
   streamMaxLen: number;
 }
 
+/** Twice the largest EVENT_BATCH: more previews than that are left over from failed rounds. */
+const MAX_PREVIEWED = 10_000;
+
 interface Item {
   entryId: string;
   event: AgentEvent;
   /** Failed deliveries so far. */
   failures: number;
+  /** Its socket messages went out when it was read (`preview`). */
+  previewed?: boolean;
 }
 
 interface Attempts {
@@ -74,15 +79,50 @@ interface Attempts {
  */
 export function createDispatcher(deps: DispatcherDeps) {
   const alerts = Boolean(deps.alertWebhookUrl);
+  /**
+   * Entries `preview` published ahead of their batch (the stream consumer's `onRead`, with
+   * EVENT_MIN_INTERVAL_MS): the parsed event and its publish, taken out by `handle`, which gets
+   * them next. A round that fails before `handle` leaves its entries here (the claim brings them
+   * back, and `handle` forgets a claimed entry's preview); past `MAX_PREVIEWED` the oldest go.
+   */
+  const previewed = new Map<string, { event: AgentEvent; published: Promise<void> }>();
+
+  /**
+   * Websocket branch, ahead of the batch: the socket messages of new entries go out as they are
+   * read, while the stream consumer gathers the batch the persist paces. A malformed entry is
+   * left to `handle` (dead letters); a failed publish fails the batch there, as in `handle`.
+   */
+  function preview(entries: StreamEntry[]): void {
+    const events: AgentEvent[] = [];
+    const ids: string[] = [];
+    for (const [entryId, fields] of entries) {
+      try {
+        events.push(parseStreamEvent(entryField(fields, 'event') ?? ''));
+        ids.push(entryId);
+      } catch {
+        // handle() dead-letters it, with the reason.
+      }
+    }
+    const published = broadcast(events);
+    published.catch(() => {}); // awaited by handle(); no unhandled rejection meanwhile
+    for (const [i, entryId] of ids.entries()) previewed.set(entryId, { event: events[i]!, published });
+    for (const entryId of previewed.keys()) {
+      if (previewed.size <= MAX_PREVIEWED) break;
+      previewed.delete(entryId);
+    }
+  }
 
   async function handle(entries: StreamEntry[], read: { claimed: boolean } = { claimed: true }): Promise<string[]> {
     const ack: string[] = [];
-    const items = await decode(entries, ack, read.claimed);
+    const early = new Set<Promise<void>>();
+    const items = await decode(entries, ack, read.claimed, early);
     if (items.length === 0) return ack;
 
     // Websocket branch, beside the persist: a socket message does not wait for the database. It
     // is at least once either way (an event retried after a failed persist is published again).
-    const published = broadcast(items.map((i) => i.event));
+    // What `preview` published already is not published again.
+    const fresh = broadcast(items.filter((i) => !i.previewed).map((i) => i.event));
+    const published = Promise.all([fresh, ...early]);
     published.catch(() => {}); // awaited below, with the other branches; no unhandled rejection meanwhile
 
     // Cache branch, part one: the effect in the database. One transaction for the batch; if it
@@ -143,19 +183,24 @@ export function createDispatcher(deps: DispatcherDeps) {
    * Parses entries; malformed ones go straight to the dead letters. Retries not yet due wait.
    * Only claimed entries can have failed before: new ones skip the read of the failure records.
    */
-  async function decode(entries: StreamEntry[], ack: string[], claimed: boolean): Promise<Item[]> {
+  async function decode(entries: StreamEntry[], ack: string[], claimed: boolean, early: Set<Promise<void>>): Promise<Item[]> {
     const attempts = claimed ? await deps.redis.hmget(deps.keys.eventAttempts, ...entries.map(([id]) => id)) : [];
     const items: Item[] = [];
     for (const [index, [entryId, fields]] of entries.entries()) {
+      const ahead = previewed.get(entryId);
+      previewed.delete(entryId);
+      if (ahead && !claimed) {
+        // A new entry (never claimed): no failure record to read, parsed already.
+        early.add(ahead.published);
+        items.push({ entryId, event: ahead.event, failures: 0, previewed: true });
+        continue;
+      }
       const raw = entryField(fields, 'event') ?? '';
       const prior = parseAttempts(attempts[index] ?? null);
       if (prior && Date.now() - prior.at < deps.retryBaseMs * 2 ** (prior.n - 1)) continue;
       let event: AgentEvent;
       try {
-        const parsed = eventEnvelope.parse(JSON.parse(raw)) as Partial<AgentEvent>;
-        if (!parsed.id || !parsed.occurred_at) throw new Error('id and occurred_at are required on the stream');
-        // Entries written before events carried a source came from the api.
-        event = { ...parsed, source: parsed.source ?? DEFAULT_EVENT_SOURCE } as AgentEvent;
+        event = parseStreamEvent(raw);
       } catch (error) {
         deps.logger.error({ entryId, err: (error as Error).message.slice(0, 200) }, 'malformed event dead-lettered');
         await deadLetter(deps.redis, deps.keys, { event: raw, reason: `malformed: ${(error as Error).message.slice(0, 500)}`, deliveries: '1', failed_at: new Date().toISOString(), source_id: entryId });
@@ -302,7 +347,15 @@ export function createDispatcher(deps: DispatcherDeps) {
     }
   }
 
-  return { handle };
+  return { handle, preview };
+}
+
+/** An event as the api put it on the stream; throws what is wrong with it. */
+function parseStreamEvent(raw: string): AgentEvent {
+  const parsed = eventEnvelope.parse(JSON.parse(raw)) as Partial<AgentEvent>;
+  if (!parsed.id || !parsed.occurred_at) throw new Error('id and occurred_at are required on the stream');
+  // Entries written before events carried a source came from the api.
+  return { ...parsed, source: parsed.source ?? DEFAULT_EVENT_SOURCE } as AgentEvent;
 }
 
 /** Throws the first error among a pipeline's replies (Redis away fails the whole batch: retried). */

@@ -73,6 +73,8 @@ export async function startDispatcherService(
     logger,
     batch: config.EVENT_BATCH,
     minIntervalMs: config.EVENT_MIN_INTERVAL_MS,
+    // Paced batches still publish their socket messages as soon as the entries are read.
+    onRead: dispatcher.preview,
     claimIdleMs: config.CLAIM_IDLE_MS,
     claimEveryMs: Math.max(250, Math.floor(config.CLAIM_IDLE_MS / 2)),
     handle: dispatcher.handle,
