@@ -1,14 +1,21 @@
 // followJobEvents against a socket message that arrives before its effect is committed: the
-// dispatcher publishes `command:result` beside the persist, so the detail refetched on it can
-// still say "requested". The result heard must survive that refetch.
+// dispatcher publishes its socket messages beside the persist (and, paced, a batch interval before
+// it), so the detail refetched on a `command:result` can still say "requested", and the one
+// refetched on `job:cancelled` can still say "pending". Neither may stay shown.
 import type { CommandRecord, JobDetail } from '@agentos/contracts';
-import { QueryClient } from '@tanstack/query-core';
+import { QueryClient, QueryObserver } from '@tanstack/query-core';
 import { jobDetailKey } from '../../src/data/job-detail';
 import { jobsSearchKey, type JobsPage } from '../../src/data/jobs-search';
-import { followJobEvents } from '../../src/data/live-job-events';
+import { CONFIRM_DELAYS_MS, followJobEvents } from '../../src/data/live-job-events';
+import { waitFor } from '../../../../test/support/wait';
 
 const requested: CommandRecord = { id: 'c-1', action: 'cancel', status: 'requested', requested_by: 'auth0|admin', requested_at: '2026-12-03T10:01:00.000Z', error: null, completed_at: null };
 const detail = { id: 'q:7', status: 'pending', commands: [requested], events: [], events_total: 0 } as unknown as JobDetail;
+
+/** An open detail: a query with an observer, as the page's useQuery makes it (invalidation refetches only those). */
+function watch(client: QueryClient, key: readonly unknown[]): () => void {
+  return new QueryObserver(client, { queryKey: key }).subscribe(() => {});
+}
 
 function socket() {
   const listeners = new Map<string, (data: never, message: never) => void>();
@@ -44,6 +51,60 @@ describe('followJobEvents', () => {
     expect(client.getQueryData<JobDetail>(other)!.commands[0]!.status).toBe('requested');
 
     stop();
+    client.clear();
+  });
+
+  it('fetches a detail again while it does not list the job event heard, and stops once it does', async () => {
+    const { service, emit } = socket();
+    const client = new QueryClient();
+    const key = jobDetailKey('q:7');
+    const cancelled = { id: 'ev-9', name: 'job:cancelled', occurred_at: '2026-12-03T10:02:00.000Z', source: 'bullmq', attempt: null, payload: {} };
+    // The api answers from before the commit for the first three fetches after the event.
+    let fetches = 0;
+    let committedAfter = Infinity;
+    client.setQueryDefaults(key, {
+      queryFn: async () => {
+        fetches += 1;
+        return (fetches > committedAfter ? { ...detail, status: 'cancelled', events: [cancelled], events_total: 1 } : detail) as JobDetail;
+      },
+      staleTime: 0,
+    });
+    await client.fetchQuery({ queryKey: key });
+    const unwatch = watch(client, key);
+    const stop = followJobEvents(service as never, client);
+    committedAfter = fetches + 3;
+
+    emit('job:cancelled', { job_id: 'q:7', id: 'ev-9' });
+    await waitFor(() => (expect(client.getQueryData<JobDetail>(key)!.status).toBe('cancelled'), true), { timeoutMs: 5_000, message: 'the detail shows the cancel' });
+    const settled = fetches;
+    expect(settled).toBe(committedAfter + 1);
+    // Listed: no further fetch, however long one waits for the next delay.
+    await new Promise((resolve) => setTimeout(resolve, CONFIRM_DELAYS_MS[3] + 100));
+    expect(fetches).toBe(settled);
+    stop();
+    unwatch();
+    client.clear();
+  });
+
+  it('gives up after its last delay when the event never shows, and leaves details it does not hold alone', async () => {
+    const { service, emit } = socket();
+    const client = new QueryClient();
+    const key = jobDetailKey('q:7');
+    let fetches = 0;
+    client.setQueryDefaults(key, { queryFn: async () => ((fetches += 1), detail), staleTime: 0 });
+    await client.fetchQuery({ queryKey: key });
+    const unwatch = watch(client, key);
+    const stop = followJobEvents(service as never, client);
+    const before = fetches;
+    emit('job:done', { job_id: 'q:7', id: 'ev-lost' });
+    emit('job:done', { job_id: 'q:8', id: 'ev-other' }); // not cached: nothing fetched, nothing awaited
+    const total = CONFIRM_DELAYS_MS.reduce((sum, ms) => sum + ms, 0);
+    await waitFor(() => fetches - before === 1 + CONFIRM_DELAYS_MS.length, { timeoutMs: total + 3_000, message: 'one fetch on the event and one per delay' });
+    await new Promise((resolve) => setTimeout(resolve, CONFIRM_DELAYS_MS.at(-1)! + 200));
+    expect(fetches - before).toBe(1 + CONFIRM_DELAYS_MS.length);
+    expect(client.getQueryData(jobDetailKey('q:8'))).toBeUndefined();
+    stop();
+    unwatch();
     client.clear();
   });
 
