@@ -7,6 +7,7 @@ export * from './events';
 export * from './heartbeat';
 export * from './lease';
 export * from './logger';
+export * from './pacer';
 export * from './redis';
 export * from './shutdown';
 export * from './service-context';

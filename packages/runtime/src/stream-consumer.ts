@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { TimeoutError } from './errors';
+import { Pacer } from './pacer';
 import { waitForRedis } from './redis';
 import { withTimeout } from './timeout';
 import type { LoopWatch } from './watchdog';
@@ -40,11 +41,11 @@ export interface StreamConsumerOptions {
   /** Told of every round that read (and handled) what there was: the loop's liveness. */
   watch?: LoopWatch;
   /**
-   * Shortest time between two reads that found less than a full batch: the entries that arrive
-   * meanwhile are read together by the next one. Idle, the next entry is read at once (the last
-   * read is long past); with a backlog, full batches follow each other at once. Trades up to
-   * this much latency for fewer, larger rounds — each round's fixed cost (round trips, a
-   * transaction) is what dominates at moderate rates. @default 0
+   * Paces the rounds that found less than a full batch to one per this long on average (a
+   * `Pacer`: a token bucket with a burst of two), so the entries that arrive meanwhile are read
+   * together by the next one. Idle, the next entry is read at once; with a backlog, full batches
+   * follow each other at once. Trades up to this much latency for fewer, larger rounds — each
+   * round's fixed cost (round trips, a transaction) is what dominates at moderate rates. @default 0
    */
   minIntervalMs?: number;
   /**
@@ -77,8 +78,10 @@ export function startStreamConsumer(options: StreamConsumerOptions): { stop(): P
   let running = true;
   let lastClaim = 0;
   let failures = 0;
-  /** When the last read that found less than a full batch returned; 0 after a full one. */
-  let lastPartialRead = 0;
+  /** Spent by each round of new entries that was not a full batch; a full one never waits. */
+  const pacer = new Pacer(minIntervalMs);
+  let lastFull = false;
+  const restMs = () => (lastFull ? 0 : pacer.restMs());
   let wakeUp: (() => void) | undefined;
   const pause = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -127,12 +130,12 @@ export function startStreamConsumer(options: StreamConsumerOptions): { stop(): P
    */
   const waitOutInterval = async (): Promise<StreamEntry[]> => {
     const gathered: StreamEntry[] = [];
-    for (let rest = lastPartialRead + minIntervalMs - Date.now(); running && rest > 0; rest = lastPartialRead + minIntervalMs - Date.now()) {
+    for (let rest = restMs(); running && rest > 0; rest = restMs()) {
       if (!options.onRead) {
         await pause(rest);
         break;
       }
-      const read = await readNew(batch - gathered.length, Math.min(Math.ceil(rest), blockMs));
+      const read = await readNew(batch - gathered.length, Math.min(rest, blockMs));
       if (read.length === 0) continue;
       options.onRead(read);
       gathered.push(...read);
@@ -159,7 +162,8 @@ export function startStreamConsumer(options: StreamConsumerOptions): { stop(): P
           // A round that claimed reads nothing new: the claimed entries had their turn.
           const entries = gathered.length > 0 ? gathered : claimed.length > 0 || !running ? [] : await readNew();
           if (entries.length > 0) {
-            lastPartialRead = minIntervalMs > 0 && entries.length < batch ? Date.now() : 0;
+            lastFull = entries.length >= batch;
+            if (!lastFull && minIntervalMs > 0) pacer.take();
             await handleAndAck(entries, false);
           }
           failures = 0;

@@ -20,16 +20,18 @@ export const collectorEnv = z.object({
    * Build pacing: under load, one build per interval on average answers every request that
    * waited; idle, a request is built at once (the dispatch table's socket messages never wait for
    * it: they go out from the dispatcher). A build after a late one may start up to one interval
-   * early (a token bucket of two builds, build-pacer.ts), so a producer that asks about once per
+   * early (a token bucket of two builds, runtime's pacer.ts), so a producer that asks about once per
    * interval does not inherit its own jitter as waits. 0 builds again as soon as a request
    * waits: freshest, but under a steady load the collector rebuilds back to back and takes
    * whatever CPU is free. Chosen by measurement (BENCHMARKS.md, "Cost per event" and "Bridges"):
-   * against 0, pacing cuts the system's CPU per event at 1,000 events/s by ~35 %; 40 ms costs no
-   * more CPU than 50 there, for a POST → version p99 ~10 ms lower, and it is no longer than the
-   * bridges' batches (BullMQ 40 ms, Celery 50 ms), so a bridge's requests rarely wait for a build
-   * slot. @default 40
+   * against 0, pacing cuts the system's CPU per event at 1,000 events/s by ~35 %. Keep it shorter
+   * than the dispatchers' EVENT_MIN_INTERVAL_MS (35), itself shorter than the bridges' batches
+   * (BullMQ 40 ms, Celery 50): each pacer then earns rounds faster than the one before it asks,
+   * and a request finds a build slot free. Two pacers at the same rate in a row have no such
+   * room, and their waits drift: at 40 and 40 the builds waited 21–41 ms at p50 in 7 of 10 runs
+   * of bench:events, 9–11 in every run at 30 or 35 and 40. @default 30
    */
-  REFRESH_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(10_000).default(40),
+  REFRESH_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(10_000).default(30),
   /** Connections to PostgreSQL; the sections of one build run on them in parallel. @default 10 */
   DB_POOL_MAX: z.coerce.number().int().positive().default(10),
 });

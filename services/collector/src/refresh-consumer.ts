@@ -1,6 +1,5 @@
 import { COLLECTOR_GROUP, refreshRequest, type RedisKeys, type SectionName } from '@agentos/contracts';
-import { compareStreamIds, entryField, type Logger, type LoopWatch, type Redis, requestRefresh, startStreamConsumer, type StreamEntry } from '@agentos/runtime';
-import { BuildPacer } from './build-pacer';
+import { compareStreamIds, entryField, type Logger, type LoopWatch, Pacer, type Redis, requestRefresh, startStreamConsumer, type StreamEntry } from '@agentos/runtime';
 import type { Collector } from './collector';
 import type { CollectorMetrics } from './metrics';
 
@@ -14,7 +13,7 @@ export function startRefreshConsumer(
   deps: { blocking: Redis; redis: Redis; keys: RedisKeys; collector: Collector; logger: Logger; metrics: CollectorMetrics },
   options: { consumer: string; batch?: number; minIntervalMs?: number; watch?: LoopWatch },
 ) {
-  const pacer = new BuildPacer(options.minIntervalMs ?? 0);
+  const pacer = new Pacer(options.minIntervalMs ?? 0);
   // With several dispatchers, a batch's request can arrive while another replica still holds
   // lower events pending: the build cannot claim the batch's events, and if no request followed,
   // no version would say it covers them until the next warm. So the collector asks itself again,
@@ -64,7 +63,7 @@ export function startRefreshConsumer(
       // its first round trip), or failing that what the requests name.
       const written = await deps.collector.refresh(names, requestIds, eventsUpto, { claimDispatched: true });
       followUpIfShort(names, eventsUpto, written.eventsUpto);
-      // Pacing (REFRESH_MIN_INTERVAL_MS, build-pacer.ts): the requests that arrive meanwhile wait
+      // Pacing (REFRESH_MIN_INTERVAL_MS, a token bucket: runtime's pacer.ts): the requests that arrive meanwhile wait
       // on the stream and are all answered by the next build.
       const rest = pacer.restMs();
       if (rest > 0 && !stopped) await new Promise((resolve) => setTimeout(resolve, rest));

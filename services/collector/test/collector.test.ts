@@ -242,7 +242,7 @@ describe('collector', () => {
     try {
       // Every section built once first, so no build below stops to build the missing ones.
       await service.collector.refresh([]);
-      // Idle, the bucket holds two builds (build-pacer.ts): two requests one after the other
+      // Idle, the bucket holds two builds (runtime's pacer.ts): two requests one after the other
       // are each built at once, which spends it.
       const first = await requestRefresh(redis, keys, ['logs'], 'test');
       await answered([first], 'the first request answered');

@@ -12,15 +12,20 @@ export const dispatcherEnv = z.object({
   /** Events read (and persisted in one transaction) at a time. @default 500 */
   EVENT_BATCH: positiveInt.max(5000).default(500),
   /**
-   * Shortest time between two batches that found less than EVENT_BATCH events: the events that
-   * arrive meanwhile are persisted together, in one transaction and one round of Redis commands,
-   * by the next batch. Idle, an event is handled at once; with a backlog, full batches follow each
-   * other at once. Socket messages never wait for it: each event's go out as soon as it is read.
+   * Batch pacing: batches that found less than EVENT_BATCH events come at most one per this long
+   * on average (a token bucket of two, like the collector's builds: a batch after a late one may
+   * come early, so a bridge posting about once per interval does not wait for its own jitter);
+   * the events that arrive meanwhile are persisted together, in one transaction and one round of
+   * Redis commands, by the next batch. Idle, an event is handled at once; with a backlog, full
+   * batches follow each other at once. Socket messages never wait for it: each event's go out as soon as it is read.
    * Costs up to this much latency before an event's effect is committed (and so before the
-   * snapshot shows it) for fewer, larger transactions (BENCHMARKS.md, "Cost per event"). 0: a
-   * batch as soon as the last one is done. @default 25
+   * snapshot shows it) for fewer, larger transactions (BENCHMARKS.md, "Cost per event"). Keep it
+   * shorter than the bridges' batches (BullMQ 40 ms, Celery 50), so a bridge's post finds a batch
+   * slot free, and longer than the collector's REFRESH_MIN_INTERVAL_MS (30), so the build a batch
+   * asks for starts at once (pacers at one rate in a row make each other wait; see the
+   * collector's). 0: a batch as soon as the last one is done. @default 35
    */
-  EVENT_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(1000).default(25),
+  EVENT_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(1000).default(35),
   /** Deliveries of an event before it goes to the dead-letter stream. @default 5 */
   MAX_DELIVERIES: positiveInt.max(100).default(5),
   /** First retry delay of a failed event; doubles with each delivery. @default 1000 */

@@ -14,7 +14,7 @@ const REMEMBERED_RESULTS = 1000;
 /**
  * When a detail fetched after a job event does not list that event yet, how long to wait before
  * each further fetch; after the last, the detail is left as fetched. The dispatcher commits a
- * batch one pacing interval (EVENT_MIN_INTERVAL_MS, 40 ms) plus its persist after publishing its
+ * batch one pacing interval (EVENT_MIN_INTERVAL_MS, 35 ms) plus its persist after publishing its
  * socket messages, a few intervals under load: the first retries cover that, the later ones a
  * dispatcher that is retrying its persist.
  */

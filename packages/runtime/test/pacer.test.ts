@@ -1,13 +1,13 @@
-import { BuildPacer } from '../src/build-pacer';
+import { Pacer } from '../src/pacer';
 
 /**
- * The refresh consumer's loop, on a simulated clock: requests arrive at `arrivals` (ms); a build
+ * A paced loop (the collector's refresh consumer, say), on a simulated clock: requests arrive at `arrivals` (ms); a build
  * starts when one waits and the pacer allows, takes `buildMs`, answers every request that
  * arrived before it started. Returns each request's wait from arrival to its build's start.
  */
 function simulate(arrivals: number[], intervalMs: number, burst: number, buildMs = 5): { waits: number[]; starts: number[] } {
   let now = 0;
-  const pacer = new BuildPacer(intervalMs, burst, () => now);
+  const pacer = new Pacer(intervalMs, burst, () => now);
   const waits: number[] = [];
   const starts: number[] = [];
   let next = 0;
@@ -25,10 +25,10 @@ function simulate(arrivals: number[], intervalMs: number, burst: number, buildMs
 
 const p99 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length * 0.99)]!;
 
-describe('BuildPacer', () => {
+describe('Pacer', () => {
   it('lets the first build go at once and asks for rest once the bucket is spent', () => {
     let now = 1000;
-    const pacer = new BuildPacer(50, 2, () => now);
+    const pacer = new Pacer(50, 2, () => now);
     expect(pacer.restMs()).toBe(0);
     pacer.take();
     expect(pacer.restMs()).toBe(0);
@@ -41,7 +41,7 @@ describe('BuildPacer', () => {
   });
 
   it('never paces with an interval of 0', () => {
-    const pacer = new BuildPacer(0);
+    const pacer = new Pacer(0);
     for (let i = 0; i < 10; i += 1) pacer.take();
     expect(pacer.restMs()).toBe(0);
   });
