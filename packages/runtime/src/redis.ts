@@ -209,7 +209,33 @@ export function createRedis(url: string, options: RedisConnectionOptions): Redis
   const client = target.cluster ? createCluster(target.cluster, settings, options.role) : target.url ? new Redis(target.url, settings) : new Redis(settings);
   // An 'error' event without a listener would crash the process; the connection retries itself.
   client.on('error', () => {});
+  if (options.role === 'subscriber' && !target.cluster) reportSubscribeFailures(client);
   return client;
+}
+
+/**
+ * ioredis 5 subscribes again after a reconnect without handling the answer (ioredis#2187, fixed
+ * in 6): a SUBSCRIBE refused then (NOPERM, the user's channels changed) or unanswered within the
+ * command timeout (a loaded Redis, or one loaded process: a CI run's) is an unhandled rejection,
+ * which fails whatever test is running and, without the services' process handler, would end the
+ * process. Every subscribe of `client` gets a handler that reports a failure as the client's
+ * 'error'; callers still get the same promise. (A SUBSCRIBE that timed out still takes effect if
+ * Redis answers later: ioredis follows the subscriptions from Redis's replies.) A Cluster's
+ * per-node connections are its own and not covered.
+ */
+function reportSubscribeFailures(client: Redis): void {
+  for (const method of ['subscribe', 'psubscribe', 'ssubscribe'] as const) {
+    const original = client[method] as (...args: unknown[]) => Promise<unknown>;
+    Object.defineProperty(client, method, {
+      configurable: true,
+      writable: true,
+      value(this: Redis, ...args: unknown[]) {
+        const answer = original.apply(this, args);
+        answer.catch((error: unknown) => client.emit('error', error));
+        return answer;
+      },
+    });
+  }
 }
 
 /** Resolves once the client is ready or rejects after `timeoutMs`. */

@@ -85,6 +85,32 @@ describe('createRedis', () => {
     proxy.forward();
     await waitFor(async () => (await client.ping()) === 'PONG', { timeoutMs: 10_000, intervalMs: 100, message: 'PONG again' });
   });
+
+  it('reports a subscription refused on reconnect as an error event, not an unhandled rejection', async () => {
+    // ioredis subscribes again by itself after a reconnect and does not handle that answer
+    // (ioredis#2187). Redis 7 drops a subscriber whose channels an ACL change took away; the
+    // reconnected client's SUBSCRIBE is then refused with NOPERM.
+    const server = await startRedisServer();
+    cleanups.push(() => server.stop());
+    const admin = connect(server.url);
+    await admin.call('ACL', 'SETUSER', 'svc', 'on', '>secret', '~*', '&*', '+@all');
+    const url = `redis://svc:secret@127.0.0.1:${server.port}`;
+    const subscriber = connect(url, 'subscriber', 1000);
+    const errors: string[] = [];
+    subscriber.on('error', (error: Error) => errors.push(error.message));
+    await subscriber.subscribe('ssot:test:channel');
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    cleanups.push(() => void process.off('unhandledRejection', onUnhandled));
+
+    await admin.call('ACL', 'SETUSER', 'svc', 'resetchannels');
+    await waitFor(() => errors.some((message) => message.startsWith('NOPERM')), { timeoutMs: 5000, message: 'the refused SUBSCRIBE reported' });
+    expect(unhandled).toEqual([]);
+    // Given its channel back, the client subscribes again as it would after any reconnect.
+    await admin.call('ACL', 'SETUSER', 'svc', '&*');
+    await subscriber.subscribe('ssot:test:channel');
+  });
 });
 
 /** A redis-server in Sentinel mode watching the primary on `primaryPort` (quorum 1, fast timeouts). */
