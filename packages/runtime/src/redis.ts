@@ -8,7 +8,7 @@ export type { ChainableCommander, Redis } from 'ioredis';
  * Why a connection exists decides how it behaves when Redis is slow or gone:
  * - `command`: request/response. Commands fail after a bounded number of reconnect attempts
  *   instead of queueing forever, so a request handler can fall back (last-good snapshot).
- * - `subscriber`: pub/sub only. ioredis re-subscribes on reconnect by itself.
+ * - `subscriber`: pub/sub only. Its subscriptions are restored after a reconnect (`keepSubscriptions`).
  * - `blocking`: XREADGROUP BLOCK and the like, on a connection of their own so they never hold up
  *   other commands. Callers keep BLOCK short and watch for hangs (ioredis re-sends blocking
  *   commands on reconnect: ioredis#1285).
@@ -205,37 +205,75 @@ export function createRedis(url: string, options: RedisConnectionOptions): Redis
     blocking: { maxRetriesPerRequest: 1, enableOfflineQueue: false },
   };
   const target = redisConnectionOptions(url);
-  const settings = { ...target.options, ...base, ...byRole[options.role] };
+  // One server's subscriptions are restored after a reconnect by keepSubscriptions, not by ioredis.
+  const ownResubscribe = options.role === 'subscriber' && !target.cluster;
+  const settings = { ...target.options, ...base, ...byRole[options.role], ...(ownResubscribe ? { autoResubscribe: false } : {}) };
   const client = target.cluster ? createCluster(target.cluster, settings, options.role) : target.url ? new Redis(target.url, settings) : new Redis(settings);
   // An 'error' event without a listener would crash the process; the connection retries itself.
   client.on('error', () => {});
-  if (options.role === 'subscriber' && !target.cluster) reportSubscribeFailures(client);
+  if (ownResubscribe) keepSubscriptions(client);
   return client;
 }
 
 /**
- * ioredis 5 subscribes again after a reconnect without handling the answer (ioredis#2187, fixed
- * in 6): a SUBSCRIBE refused then (NOPERM, the user's channels changed) or unanswered within the
- * command timeout (a loaded Redis, or one loaded process: a CI run's) is an unhandled rejection,
- * which fails whatever test is running and, without the services' process handler, would end the
- * process. Every subscribe of `client` gets a handler that reports a failure as the client's
- * 'error'; callers still get the same promise. (A SUBSCRIBE that timed out still takes effect if
- * Redis answers later: ioredis follows the subscriptions from Redis's replies.) A Cluster's
- * per-node connections are its own and not covered.
+ * A subscriber connection's subscriptions, restored by this module after every reconnect rather
+ * than by ioredis's `autoResubscribe`, which has two faults (ioredis 5.11):
+ * - its SUBSCRIBE after a reconnect has no handler (ioredis#2187, fixed in 6): one refused
+ *   (NOPERM, the user's channels changed) or unanswered within the command timeout (a loaded
+ *   Redis, or a loaded process: a CI run's) is an unhandled rejection, which fails whatever test
+ *   is running and, without the services' process handler, would end the process;
+ * - it learns the subscriptions from Redis's replies, so a connection that drops again before the
+ *   re-SUBSCRIBE is answered (a flapping network, a failover's second hop) forgets them: from the
+ *   next reconnect on, the connection is up, answers PING, and receives nothing — a gateway that
+ *   silently stops fanning out.
+ * Here the channels are what the callers asked for (subscribe minus unsubscribe, by kind); after
+ * each reconnect all are subscribed again, and a failure is reported as the client's 'error'
+ * (a timeout still takes effect if Redis answers later; a dropped connection tries again at the
+ * next one). Callers' own calls return ioredis's promises unchanged. A Cluster's per-node
+ * connections are its own and keep ioredis's behaviour.
  */
-function reportSubscribeFailures(client: Redis): void {
-  for (const method of ['subscribe', 'psubscribe', 'ssubscribe'] as const) {
-    const original = client[method] as (...args: unknown[]) => Promise<unknown>;
-    Object.defineProperty(client, method, {
-      configurable: true,
-      writable: true,
-      value(this: Redis, ...args: unknown[]) {
-        const answer = original.apply(this, args);
-        answer.catch((error: unknown) => client.emit('error', error));
-        return answer;
-      },
+const SUBSCRIBE_KINDS = { subscribe: 'unsubscribe', psubscribe: 'punsubscribe', ssubscribe: 'sunsubscribe' } as const;
+type SubscribeKind = keyof typeof SUBSCRIBE_KINDS;
+
+function keepSubscriptions(client: Redis): void {
+  const channels: Record<SubscribeKind, Set<string>> = { subscribe: new Set(), psubscribe: new Set(), ssubscribe: new Set() };
+  const methods = client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  const original = {} as Record<SubscribeKind, (...args: unknown[]) => Promise<unknown>>;
+  const namesIn = (args: unknown[]) => args.flat().filter((a) => typeof a === 'string' || Buffer.isBuffer(a)).map(String);
+  const report = (answer: Promise<unknown>) => {
+    answer.catch((error: unknown) => client.emit('error', error));
+    return answer;
+  };
+  for (const [kind, undo] of Object.entries(SUBSCRIBE_KINDS) as [SubscribeKind, (typeof SUBSCRIBE_KINDS)[SubscribeKind]][]) {
+    const subscribe = methods[kind]!;
+    const unsubscribe = methods[undo]!;
+    original[kind] = subscribe;
+    const define = (name: string, value: (this: Redis, ...args: unknown[]) => Promise<unknown>) =>
+      Object.defineProperty(client, name, { configurable: true, writable: true, value });
+    define(kind, function (...args) {
+      for (const name of namesIn(args)) channels[kind].add(name);
+      return report(subscribe.apply(this, args));
+    });
+    define(undo, function (...args) {
+      const names = namesIn(args);
+      // Without arguments: every channel of this kind.
+      if (names.length === 0) channels[kind].clear();
+      for (const name of names) channels[kind].delete(name);
+      return report(unsubscribe.apply(this, args));
     });
   }
+  let connectedBefore = false;
+  client.on('ready', () => {
+    // The first 'ready' finds the callers' own calls in the offline queue: nothing to restore.
+    if (!connectedBefore) return void (connectedBefore = true);
+    for (const kind of Object.keys(channels) as SubscribeKind[]) {
+      const names = [...channels[kind]];
+      if (names.length === 0) continue;
+      // SSUBSCRIBE takes the channels of one slot at a time; on a single server any one does.
+      if (kind === 'ssubscribe') for (const name of names) report(original[kind].call(client, name));
+      else report(original[kind].call(client, names));
+    }
+  });
 }
 
 /** Resolves once the client is ready or rejects after `timeoutMs`. */

@@ -111,6 +111,39 @@ describe('createRedis', () => {
     await admin.call('ACL', 'SETUSER', 'svc', '&*');
     await subscriber.subscribe('ssot:test:channel');
   });
+
+  it('keeps its subscriptions through a reconnect whose re-SUBSCRIBE failed, and drops what was unsubscribed', async () => {
+    // ioredis learns the subscriptions from Redis's answers: after a reconnect whose SUBSCRIBE
+    // failed (here refused; in production, a connection that dropped again first), it forgot
+    // them, and every later reconnect came back subscribed to nothing.
+    const server = await startRedisServer();
+    cleanups.push(() => server.stop());
+    const admin = connect(server.url);
+    await admin.call('ACL', 'SETUSER', 'svc', 'on', '>secret', '~*', '&*', '+@all');
+    const subscriber = connect(`redis://svc:secret@127.0.0.1:${server.port}`, 'subscriber', 1000);
+    const errors: string[] = [];
+    subscriber.on('error', (error: Error) => errors.push(error.message));
+    const received: string[] = [];
+    subscriber.on('message', (channel: string, message: string) => received.push(`${channel}=${message}`));
+    await subscriber.subscribe(['ssot:test:kept', 'ssot:test:dropped']);
+    await subscriber.unsubscribe('ssot:test:dropped');
+
+    // Reconnect 1: the channels taken away, the re-SUBSCRIBE refused.
+    await admin.call('ACL', 'SETUSER', 'svc', 'resetchannels');
+    await waitFor(() => errors.some((message) => message.startsWith('NOPERM')), { timeoutMs: 5000, message: 'the refused SUBSCRIBE reported' });
+    // Reconnect 2: the channels given back, the connection dropped again.
+    await admin.call('ACL', 'SETUSER', 'svc', '&*');
+    await admin.call('CLIENT', 'KILL', 'USER', 'svc');
+    await waitFor(
+      async () => {
+        await admin.publish('ssot:test:kept', 'hello');
+        await admin.publish('ssot:test:dropped', 'not for it');
+        return received.includes('ssot:test:kept=hello');
+      },
+      { timeoutMs: 5000, intervalMs: 100, message: 'a message on the kept channel after the second reconnect' },
+    );
+    expect(received.filter((entry) => entry.startsWith('ssot:test:dropped'))).toEqual([]);
+  });
 });
 
 /** A redis-server in Sentinel mode watching the primary on `primaryPort` (quorum 1, fast timeouts). */
