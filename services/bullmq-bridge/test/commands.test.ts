@@ -72,7 +72,12 @@ it('POST …/retry on a failed BullMQ job makes BullMQ run it again, and the SSO
     timeoutMs: 30_000,
     message: 'the SSOT shows it completed',
   });
-  expect(await commandRow(answer.body.command_id!)).toMatchObject({ status: 'succeeded', action: 'retry', requestedBy: 'bullmq-admin' });
+  // The command's result is an event of its own, posted beside the job's: it may be persisted in
+  // a later batch than the completion.
+  await eventually(async () => expect(await commandRow(answer.body.command_id!)).toMatchObject({ status: 'succeeded', action: 'retry', requestedBy: 'bullmq-admin' }), {
+    timeoutMs: 10_000,
+    message: 'the command recorded as succeeded',
+  });
   expect(runs).toBe(2);
 });
 
