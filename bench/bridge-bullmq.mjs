@@ -26,7 +26,7 @@
 // bench/results/bridges-bullmq-{date}.json).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -37,6 +37,7 @@ import pg from 'pg';
 import { cpuSampler } from './lib/cpu.mjs';
 import { copyOfTemplate, referenceTemplate } from './lib/dataset.mjs';
 import { compareIds, groupIdle as groupIdleOn, parseId, percentiles, processTicks, removeKeys, round, sleep, startRedisServer, until } from './lib/bridge-bench.mjs';
+import { writeResults } from './lib/results.mjs';
 import { createLogBook, scrapeSeries, startService, stopAll } from './lib/services.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -476,8 +477,7 @@ async function bench() {
     };
     const dir = join(root, 'bench/results');
     mkdirSync(dir, { recursive: true });
-    const file = process.env.BENCH_OUT || join(dir, `bridges-bullmq-${output.at.slice(0, 10)}.json`);
-    writeFileSync(file, `${JSON.stringify(output, null, 2)}\n`);
+    const file = writeResults(process.env.BENCH_OUT || join(dir, `bridges-bullmq-${output.at.slice(0, 10)}.json`), `${JSON.stringify(output, null, 2)}\n`);
     console.log(`\nbullmq-bridge (BullMQ ${output.machine.bullmq}, ${output.machine.cpus} cores) — ${file}`);
     for (const r of results) {
       const lag = r.lag_to_snapshot_ms;

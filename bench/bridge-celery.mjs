@@ -27,7 +27,7 @@
 // own settings (INGEST_FLUSH_MS, …) pass through from the environment.
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -36,6 +36,7 @@ import Redis from 'ioredis';
 import { cpuSampler } from './lib/cpu.mjs';
 import { copyOfTemplate, referenceTemplate } from './lib/dataset.mjs';
 import { compareIds, groupIdle as groupIdleOn, parseId, percentiles, processTicks, removeKeys, round, sleep, startRedisServer, until } from './lib/bridge-bench.mjs';
+import { writeResults } from './lib/results.mjs';
 import { createLogBook, scrapeSeries, startService, stopAll } from './lib/services.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -485,8 +486,7 @@ async function main() {
   };
   const dir = join(root, 'bench/results');
   mkdirSync(dir, { recursive: true });
-  const file = process.env.BENCH_OUT || join(dir, `bridges-celery-${output.at.slice(0, 10)}.json`);
-  writeFileSync(file, `${JSON.stringify(output, null, 2)}\n`);
+  const file = writeResults(process.env.BENCH_OUT || join(dir, `bridges-celery-${output.at.slice(0, 10)}.json`), `${JSON.stringify(output, null, 2)}\n`);
   console.log(`\ncelery-bridge (Celery/kombu ${celery || '?'}, ${output.machine.cpus} cores, ${busyBefore} busy before the run) — ${file}`);
   for (const r of results) {
     const lag = r.lag_to_snapshot_ms;

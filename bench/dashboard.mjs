@@ -27,12 +27,13 @@
 // (200000), BENCH_LOADS (20), CHROMIUM_PATH (/usr/bin/chromium), BENCH_LABEL (a results file
 // suffix for a run that is not the acceptance configuration).
 // Results: bench/results/dashboard-<date>[-label].json, and a summary on stdout.
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeResults } from './lib/results.mjs';
 
 const require = createRequire(import.meta.url);
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -374,8 +375,7 @@ try {
     budgets,
   };
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-  const file = join(ROOT, 'bench', 'results', `dashboard-${results.date.slice(0, 10)}${LABEL ? `-${LABEL}` : ''}.json`);
-  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  const file = writeResults(join(ROOT, 'bench', 'results', `dashboard-${results.date.slice(0, 10)}${LABEL ? `-${LABEL}` : ''}.json`), `${JSON.stringify(results, null, 2)}\n`);
   console.log(`budgets: ${Object.entries(budgets).map(([k, v]) => `${k} ${v ? 'ok' : 'MISSED'}`).join(', ')}`);
   console.log(`results: ${file}`);
 } finally {

@@ -39,7 +39,7 @@
 // BENCH_NODE_ARGS (node flags for the services, e.g. "--cpu-prof"), BENCH_OUT (where a run of only
 // some phases writes its results; a full run writes bench/results/events-<date>.json).
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { Agent, createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
@@ -50,6 +50,7 @@ import pg from 'pg';
 import { cpuSampler } from './lib/cpu.mjs';
 import { copyOfTemplate, referenceTemplate } from './lib/dataset.mjs';
 import { postEvents } from './lib/http.mjs';
+import { writeResults } from './lib/results.mjs';
 import { createLogBook, scrapeSeries, startService, stopAll } from './lib/services.mjs';
 import { sleep, until } from './lib/wait.mjs';
 import { createWorkload } from './lib/workload.mjs';
@@ -822,13 +823,12 @@ try {
   console.log(text);
   if (phases.size === 3 && ['ingest', 'steady', 'burst'].every((p) => phases.has(p))) {
     mkdirSync(join(root, 'bench/results'), { recursive: true });
-    const latest = join(root, 'bench/results', 'events-latest.json');
-    writeFileSync(latest, text);
-    writeFileSync(join(root, 'bench/results', `events-${report.date.slice(0, 10)}.json`), text);
-    log(`written to ${latest} (${report.elapsed_s} s)`);
+    const latest = writeResults(join(root, 'bench/results', 'events-latest.json'), text);
+    const dated = writeResults(join(root, 'bench/results', `events-${report.date.slice(0, 10)}.json`), text);
+    log(`written to ${latest} and ${dated} (${report.elapsed_s} s)`);
   } else if (process.env.BENCH_OUT) {
-    writeFileSync(process.env.BENCH_OUT, text);
-    log(`only ${[...phases].join(', ')}: written to ${process.env.BENCH_OUT} (${report.elapsed_s} s)`);
+    const file = writeResults(process.env.BENCH_OUT, text);
+    log(`only ${[...phases].join(', ')}: written to ${file} (${report.elapsed_s} s)`);
   } else {
     log(`only ${[...phases].join(', ')}: not written to bench/results (BENCH_OUT names a file for it; ${report.elapsed_s} s)`);
   }

@@ -15,7 +15,6 @@
 // REDIS_URL (redis://127.0.0.1:6379), BENCH_JOBS (1000000), BENCH_REQUESTS (300 per filter),
 // BENCH_WALK_PAGES (1000 per walk), BENCH_LIMIT (50), BENCH_RESEED=1.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
@@ -25,6 +24,7 @@ import Redis from 'ioredis';
 import { SignJWT } from 'jose';
 import pg from 'pg';
 import { cpuSampler } from './lib/cpu.mjs';
+import { writeResults } from './lib/results.mjs';
 import { createLogBook, startService, stopAll } from './lib/services.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -245,9 +245,7 @@ async function main() {
     ...results,
     service_warnings: logBook.list(),
   };
-  const file = join(root, 'bench', 'results', `jobs-${out.recorded_at.slice(0, 10)}.json`);
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+  const file = writeResults(join(root, 'bench', 'results', `jobs-${out.recorded_at.slice(0, 10)}.json`), `${JSON.stringify(out, null, 2)}\n`);
   log(`written ${file}; target p99 ≤ ${TARGET_P99_MS} ms ${over.length === 0 ? 'met' : `missed by: ${over.join(', ')}`}`);
 }
 

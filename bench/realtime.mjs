@@ -43,7 +43,7 @@
 // configuration, default quick), BENCH_CLIENT_NICE (-10), BENCH_ADMIN_DATABASE_URL, REDIS_URL,
 // BENCH_RESEED=1. Results: bench/results/realtime-<date>.json for the acceptance configuration.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, getPriority, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -57,6 +57,7 @@ import { forkHelper } from './lib/realtime-rpc.mjs';
 import { queueSampler } from './lib/realtime-queues.mjs';
 import { schedSampler } from './lib/realtime-sched.mjs';
 import { analyzePhase } from './lib/realtime-stats.mjs';
+import { writeResults } from './lib/results.mjs';
 import { createLogBook, scrapeSeries, startService, stopAll } from './lib/services.mjs';
 import { sleep, until } from './lib/wait.mjs';
 
@@ -712,8 +713,7 @@ try {
   };
   printReport(report);
   mkdirSync(join(root, 'bench/results'), { recursive: true });
-  const file = join(root, 'bench/results', `realtime-${report.date.slice(0, 10)}${acceptance ? '' : `-${config.label}`}.json`);
-  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  const file = writeResults(join(root, 'bench/results', `realtime-${report.date.slice(0, 10)}${acceptance ? '' : `-${config.label}`}.json`), `${JSON.stringify(report, null, 2)}\n`);
   log(`written to ${file}${acceptance ? '' : ` (not the acceptance configuration: -${config.label})`} in ${report.elapsed_s} s`);
 } catch (error) {
   if (!interrupted) {

@@ -12,14 +12,14 @@
 // REDIS_URL (redis://127.0.0.1:6379), BENCH_BUILDS (300), BENCH_ROUNDS (2), BENCH_OUT (results
 // file; default bench/results/sections-<date>.json).
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import Redis from 'ioredis';
 import pg from 'pg';
 import { processTicks } from './lib/bridge-bench.mjs';
 import { copyOfTemplate, referenceTemplate } from './lib/dataset.mjs';
+import { writeResults } from './lib/results.mjs';
 
 const root = join(import.meta.dirname, '..');
 const require = createRequire(import.meta.url);
@@ -116,8 +116,6 @@ const result = {
   summary,
   ratios: { prepared_vs_prisma: Math.round((total('prepared') / total('prisma')) * 100) / 100, prepared_vs_unprepared: Math.round((total('prepared') / total('unprepared')) * 100) / 100 },
 };
-const out = process.env.BENCH_OUT ?? join(root, 'bench', 'results', `sections-${result.date.slice(0, 10)}.json`);
-mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+const out = writeResults(process.env.BENCH_OUT ?? join(root, 'bench', 'results', `sections-${result.date.slice(0, 10)}.json`), `${JSON.stringify(result, null, 2)}\n`);
 console.log(JSON.stringify({ summary, ratios: result.ratios }, null, 2));
 log(`written to ${out}`);

@@ -11,7 +11,7 @@
 // BENCH_BUILDS (20), BENCH_RESEED=1.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,7 @@ import autocannon from 'autocannon';
 import Redis from 'ioredis';
 import pg from 'pg';
 import { SignJWT } from 'jose';
+import { writeResults } from './lib/results.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -167,8 +168,7 @@ try {
 
   const report = { date: new Date().toISOString(), machine: `${(await import('node:os')).cpus().length} cores, node ${process.version}`, duration_s: duration, rounds, rebuild, size, http, runs, ratios };
   mkdirSync(join(root, 'bench/results'), { recursive: true });
-  const file = join(root, 'bench/results', 'ssot-latest.json');
-  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  const file = writeResults(join(root, 'bench/results', 'ssot-latest.json'), `${JSON.stringify(report, null, 2)}\n`);
   console.log(JSON.stringify(report, null, 2));
   log(`written to ${file}`);
 } finally {
