@@ -359,12 +359,14 @@ describe('npm start (scripts/start.mjs)', () => {
           const body = await read(moving);
           const simWorkers = body.dashboard.workers.details.filter((w: any) => w.id.startsWith('sim-') && w.status === 'online' && w.source === 'live');
           const now = processed(body);
-          return (
-            simWorkers.length === 8 &&
-            [...before].every(([agent, count]) => now.get(agent)! > count) &&
-            body.system_control.services_status.simulator?.status === 'up' &&
-            body.dashboard.jobs.recent_jobs.some((j: any) => j.source === 'simulator')
-          );
+          // As an assertion, so a timeout names what had not happened yet.
+          expect({
+            simWorkersOnline: simWorkers.length,
+            agentsNotMoved: [...before].filter(([agent, count]) => !(now.get(agent)! > count)).map(([agent]) => agent),
+            simulator: body.system_control.services_status.simulator?.status,
+            simulatorJobsListed: body.dashboard.jobs.recent_jobs.some((j: any) => j.source === 'simulator'),
+          }).toEqual({ simWorkersOnline: 8, agentsNotMoved: [], simulator: 'up', simulatorJobsListed: true });
+          return true;
         },
         { timeoutMs: Math.max(0, moving - Date.now()), intervalMs: 500, message: `simulator workers online and every agent's jobs moving\n${tail(launcher)}` },
       );
