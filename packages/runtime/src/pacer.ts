@@ -32,8 +32,9 @@ export class Pacer {
     this.at = now();
   }
 
-  /** Spends one round; call as a round starts. */
+  /** Spends one round; call as a round starts. Unpaced (interval 0), nothing to spend. */
   take(): void {
+    if (this.intervalMs <= 0) return;
     this.refill();
     this.tokens -= 1;
   }

@@ -244,12 +244,12 @@ function keepSubscriptions(client: Redis): void {
     answer.catch((error: unknown) => client.emit('error', error));
     return answer;
   };
+  const define = (name: string, value: (this: Redis, ...args: unknown[]) => Promise<unknown>) =>
+    Object.defineProperty(client, name, { configurable: true, writable: true, value });
   for (const [kind, undo] of Object.entries(SUBSCRIBE_KINDS) as [SubscribeKind, (typeof SUBSCRIBE_KINDS)[SubscribeKind]][]) {
     const subscribe = methods[kind]!;
     const unsubscribe = methods[undo]!;
     original[kind] = subscribe;
-    const define = (name: string, value: (this: Redis, ...args: unknown[]) => Promise<unknown>) =>
-      Object.defineProperty(client, name, { configurable: true, writable: true, value });
     define(kind, function (...args) {
       for (const name of namesIn(args)) channels[kind].add(name);
       return report(subscribe.apply(this, args));

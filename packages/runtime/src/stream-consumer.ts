@@ -163,7 +163,7 @@ export function startStreamConsumer(options: StreamConsumerOptions): { stop(): P
           const entries = gathered.length > 0 ? gathered : claimed.length > 0 || !running ? [] : await readNew();
           if (entries.length > 0) {
             lastFull = entries.length >= batch;
-            if (!lastFull && minIntervalMs > 0) pacer.take();
+            if (!lastFull) pacer.take();
             await handleAndAck(entries, false);
           }
           failures = 0;

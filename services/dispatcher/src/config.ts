@@ -17,7 +17,8 @@ export const dispatcherEnv = z.object({
    * come early, so a bridge posting about once per interval does not wait for its own jitter);
    * the events that arrive meanwhile are persisted together, in one transaction and one round of
    * Redis commands, by the next batch. Idle, an event is handled at once; with a backlog, full
-   * batches follow each other at once. Socket messages never wait for it: each event's go out as soon as it is read.
+   * batches follow each other at once. Socket messages never wait for it: each event's go out as
+   * soon as it is read.
    * Costs up to this much latency before an event's effect is committed (and so before the
    * snapshot shows it) for fewer, larger transactions (BENCHMARKS.md, "Cost per event"). Keep it
    * shorter than the bridges' batches (BullMQ 40 ms, Celery 50), so a bridge's post finds a batch

@@ -79,14 +79,13 @@ export function followJobEvents(service: EventSource, queryClient: QueryClient):
     showInSearches(queryClient, next);
   });
   const heard = (jobId: unknown, eventId: unknown) => {
-    if (typeof jobId !== 'string') return;
-    if (queryClient.getQueryData(jobDetailKey(jobId)) === undefined) return;
+    // Only a detail that is cached is fetched again, and only its event awaited; the fetch
+    // answers later, so what is awaited is in place when it does.
+    if (typeof jobId !== 'string' || !refresh(jobId)) return;
     forget(jobId);
-    if (typeof eventId === 'string') {
-      awaited.set(jobId, { eventId, tries: 0, timer: null });
-      if (awaited.size > REMEMBERED_RESULTS) forget(awaited.keys().next().value!);
-    }
-    refresh(jobId);
+    if (typeof eventId !== 'string') return;
+    awaited.set(jobId, { eventId, tries: 0, timer: null });
+    if (awaited.size > REMEMBERED_RESULTS) forget(awaited.keys().next().value!);
   };
   // One listener for every job event: TypeScript cannot pair each name with its payload in a map.
   const on = service.on as (name: (typeof JOB_EVENTS)[number], listener: (data: { job_id?: unknown; id?: unknown }) => void) => () => void;
