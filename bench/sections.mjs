@@ -5,12 +5,16 @@
 //   prepared    createDatabase's `query`, as shipped: named statements, planned once per connection
 //   unprepared  the same pool with DB_PREPARED_STATEMENTS=false: parsed and planned on every call
 //   prisma      Prisma's $queryRawUnsafe, how the sections read before (its pool, its conversions)
+//   base        as prepared, with the section builders of another checkout (BENCH_BASE_ROOT, built)
 // The configurations run interleaved (BENCH_ROUNDS rounds of each, in turn) on a copy of the
 // bench:events reference dataset (200,000 jobs), BENCH_BUILDS builds each after 30 to warm up.
 //
 // Options (env): BENCH_ADMIN_DATABASE_URL (postgresql://postgres@127.0.0.1:5432/postgres),
-// REDIS_URL (redis://127.0.0.1:6379), BENCH_BUILDS (300), BENCH_ROUNDS (2), BENCH_OUT (results
-// file; default bench/results/sections-<date>.json).
+// REDIS_URL (redis://127.0.0.1:6379), BENCH_BUILDS (300), BENCH_ROUNDS (2), BENCH_SECTIONS (the
+// sections built, comma-separated: "dashboard,queue,analytics,agents_workers"), BENCH_CONFIGS
+// ("prepared,unprepared,prisma"; "base,prepared" when BENCH_BASE_ROOT is set), BENCH_BASE_ROOT (a
+// built checkout of another version, for `base`), BENCH_OUT (results file; default
+// bench/results/sections-<date>.json).
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
@@ -31,8 +35,14 @@ const { redisKeys } = require(join(root, 'packages/contracts/dist/index.js'));
 const adminUrl = process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const builds = Number(process.env.BENCH_BUILDS ?? 300);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
-const SECTIONS = ['dashboard', 'queue', 'analytics', 'agents_workers'];
-const CONFIGS = ['prepared', 'unprepared', 'prisma'];
+const SECTIONS = (process.env.BENCH_SECTIONS ?? 'dashboard,queue,analytics,agents_workers').split(',');
+const baseRoot = process.env.BENCH_BASE_ROOT;
+const CONFIGS = (process.env.BENCH_CONFIGS ?? (baseRoot ? 'base,prepared' : 'prepared,unprepared,prisma')).split(',');
+if (CONFIGS.includes('base') && !baseRoot) throw new Error('the configuration base needs BENCH_BASE_ROOT: a built checkout of the version to compare with');
+const base = baseRoot && {
+  SECTION_BUILDERS: require(join(baseRoot, 'services/collector/dist/sections/index.js')).SECTION_BUILDERS,
+  toJson: require(join(baseRoot, 'services/collector/dist/serialize.js')).toJson,
+};
 const APP = `bench-sections-${randomBytes(4).toString('hex')}`;
 const log = (...args) => console.error('[bench:sections]', ...args);
 
@@ -57,10 +67,11 @@ async function measure(config) {
   // As the collector opens it (DB_POOL_MAX 10), one pool per configuration and round.
   const db = createDatabase(url, { poolMax: 10, applicationName: APP, preparedStatements: config !== 'unprepared' });
   const query = config === 'prisma' ? (text, ...values) => db.prisma.$queryRawUnsafe(text, ...values) : db.query;
+  const code = config === 'base' ? base : { SECTION_BUILDERS, toJson };
   const build = async () => {
     const ctx = { prisma: db.prisma, query, redis, keys, now: new Date(), settings, memo: new Map() };
-    const values = await Promise.all(SECTIONS.map((name) => SECTION_BUILDERS[name](ctx)));
-    return values.reduce((bytes, value) => bytes + toJson(value).length, 0);
+    const values = await Promise.all(SECTIONS.map((name) => code.SECTION_BUILDERS[name](ctx)));
+    return values.reduce((bytes, value) => bytes + code.toJson(value).length, 0);
   };
   try {
     for (let i = 0; i < 30; i += 1) await build();
@@ -114,7 +125,9 @@ const result = {
   sections: SECTIONS,
   runs,
   summary,
-  ratios: { prepared_vs_prisma: Math.round((total('prepared') / total('prisma')) * 100) / 100, prepared_vs_unprepared: Math.round((total('prepared') / total('unprepared')) * 100) / 100 },
+  base_root: baseRoot ?? null,
+  // prepared against each other configuration measured: CPU per build (collector + PostgreSQL).
+  ratios: Object.fromEntries(CONFIGS.filter((c) => c !== 'prepared' && CONFIGS.includes('prepared')).map((c) => [`prepared_vs_${c}`, Math.round((total('prepared') / total(c)) * 100) / 100])),
 };
 const out = writeResults(process.env.BENCH_OUT ?? join(root, 'bench', 'results', `sections-${result.date.slice(0, 10)}.json`), `${JSON.stringify(result, null, 2)}\n`);
 console.log(JSON.stringify({ summary, ratios: result.ratios }, null, 2));

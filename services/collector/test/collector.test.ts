@@ -98,9 +98,16 @@ describe('collector', () => {
       const { rows } = await pg.query<{
         pending: number; processing: number; today: number; failed: number; completed: number;
         created: number; created_completed: number; created_failed: number; p95: number | null;
+        since: Date; this_hour: number; avg: number | null; minute_since: Date; last_hour_minutes: number; last_minutes_completed: number;
       }>(`
-        WITH w AS (SELECT $1::timestamptz AS now, date_trunc('hour', $1::timestamptz) - interval '23 hours' AS since)
-        SELECT count(*) FILTER (WHERE status = 'pending')::int AS pending,
+        WITH w AS (SELECT $1::timestamptz AS now, date_trunc('hour', $1::timestamptz) - interval '23 hours' AS since,
+                          date_trunc('minute', $1::timestamptz) - interval '59 minutes' AS minute_since)
+        SELECT w.since, w.minute_since,
+               count(*) FILTER (WHERE created_at >= date_trunc('hour', w.now))::int AS this_hour,
+               count(*) FILTER (WHERE created_at >= w.minute_since)::int AS last_hour_minutes,
+               count(*) FILTER (WHERE created_at >= w.minute_since AND status = 'completed')::int AS last_minutes_completed,
+               avg(duration_ms) FILTER (WHERE created_at >= w.since AND status = 'completed')::float8 AS avg,
+               count(*) FILTER (WHERE status = 'pending')::int AS pending,
                count(*) FILTER (WHERE status = 'processing')::int AS processing,
                count(*) FILTER (WHERE created_at >= date_trunc('day', w.now AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')::int AS today,
                count(*) FILTER (WHERE status = 'failed' AND finished_at >= w.since)::int AS failed,
@@ -110,7 +117,7 @@ describe('collector', () => {
                count(*) FILTER (WHERE created_at >= w.since AND status = 'failed')::int AS created_failed,
                percentile_disc(0.95) WITHIN GROUP (ORDER BY duration_ms)
                  FILTER (WHERE created_at >= w.since AND status = 'completed')::float8 AS p95
-        FROM jobs, w GROUP BY w.now`, [snap.meta.generated_at]);
+        FROM jobs, w GROUP BY w.now, w.since, w.minute_since`, [snap.meta.generated_at]);
       const expected = rows[0]!;
       expect(snap.dashboard.queue.pending).toBe(expected.pending);
       expect(snap.dashboard.queue.processing).toBe(expected.processing);
@@ -122,6 +129,16 @@ describe('collector', () => {
       expect(snap.analytics.by_status.completed).toBe(expected.created_completed);
       expect(snap.analytics.by_status.failed).toBe(expected.created_failed);
       expect(expected.created_completed).toBeGreaterThan(100);
+      // Each point where its bucket is: the series start at the window's first bucket, and the
+      // current hour and the last 60 minutes hold the jobs created in them.
+      expect(snap.analytics.jobs_per_hour[0]!.t).toBe(expected.since.toISOString());
+      expect(snap.analytics.jobs_per_hour.at(-1)!.total).toBe(expected.this_hour);
+      expect(snap.analytics.jobs_per_hour.reduce((sum, p) => sum + p.completed, 0)).toBe(expected.created_completed);
+      expect(expected.last_hour_minutes).toBeGreaterThan(0);
+      expect(snap.analytics.jobs_per_minute[0]!.t).toBe(expected.minute_since.toISOString());
+      expect(snap.analytics.jobs_per_minute.reduce((sum, p) => sum + p.total, 0)).toBe(expected.last_hour_minutes);
+      expect(snap.analytics.jobs_per_minute.reduce((sum, p) => sum + p.completed, 0)).toBe(expected.last_minutes_completed);
+      expect(snap.analytics.avg_processing_time).toBeCloseTo(expected.avg!, 1);
       // The histogram's answer is within 2.5 % of the exact (nearest-rank) percentile.
       expect(Math.abs(snap.analytics.p95_processing_time! / expected.p95! - 1)).toBeLessThanOrEqual(0.025);
     } finally {
