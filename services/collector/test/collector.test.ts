@@ -68,6 +68,14 @@ describe('collector', () => {
     expect(bytes).toBe(Buffer.byteLength(JSON.stringify(snap)));
     expect(await redis.ttl(redisKeys(namespace).snapshot)).toBeGreaterThan(10);
     expect(await redis.ttl(redisKeys(namespace).lastGood)).toBe(-1);
+    // The next write replaces both, byte for byte the same, and the bytes it reports are theirs.
+    const next = await service.collector.refresh(['queue']);
+    const stored = await redis.get(redisKeys(namespace).snapshot);
+    expect(next.version).toBeGreaterThan(version);
+    expect(JSON.parse(stored!).meta.version).toBe(next.version);
+    expect(await redis.get(redisKeys(namespace).lastGood)).toBe(stored);
+    expect(next.bytes).toBe(Buffer.byteLength(stored!));
+    expect(await redis.ttl(redisKeys(namespace).lastGood)).toBe(-1);
   });
 
   it('builds every section on the reference dataset, aggregated correctly, under 64 KB', async () => {
