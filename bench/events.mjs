@@ -29,7 +29,8 @@
 //
 // Options (env): BENCH_ADMIN_DATABASE_URL (postgresql://postgres@127.0.0.1:5432/postgres),
 // REDIS_URL (redis://127.0.0.1:6379), BENCH_EVENTS (50000), BENCH_STEADY_S (20), BENCH_RATE
-// (1000 events/s), BENCH_TICK_MS (10: one post every …), BENCH_BURST (5000), BENCH_INGEST (the
+// (1000 events/s), BENCH_WARMUP_S (2: seconds of the steady load before the measured ones;
+// longer lets V8 optimise the services' code first), BENCH_TICK_MS (10: one post every …), BENCH_BURST (5000), BENCH_INGEST (the
 // ingest configurations, dispatchers[xEVENT_BATCH]: "1,2,2x2000"), BENCH_STEADY (the steady
 // configurations: "default,unpaced,alerts,baseline"), BENCH_WEBHOOK_DELAY_MS (5000),
 // BENCH_ALERT_DRAIN_S (90: how long the alerts may take to be delivered), BENCH_LATENCY_DISPATCHERS (1:
@@ -92,7 +93,7 @@ const alertDrainMs = Number(process.env.BENCH_ALERT_DRAIN_S ?? 90) * 1000;
 const BATCH = 100;
 const IN_FLIGHT = 8;
 const TICK_MS = Number(process.env.BENCH_TICK_MS ?? 10);
-const WARMUP_S = 2;
+const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 2);
 const TEMPLATE_DB = 'ssot_bench_events';
 const RUN_DB = 'ssot_bench_events_run';
 
