@@ -249,17 +249,19 @@ describe('createRedis on a real Redis Cluster', () => {
     // The node holding it stops answering its clients: the probe's PING goes unanswered.
     await node(before!.node).call('CLIENT', 'PAUSE', '2500', 'ALL');
     await expect(pingConnection(subscriber, 'subscriber', 300)).rejects.toThrow('PING timed out after 2000 ms');
-    // A message published through another node reaches the subscription on its new connection.
+    // The subscription moves to a new connection, and a message published through another node
+    // reaches it there. Only published once the server lists the new connection: a message sent
+    // earlier can still arrive on the old one, which keeps reading until the paused node closes it.
     const other = node((before!.node + 1) % cluster.ports.length);
     await waitFor(
       async () => {
+        const now = await subscribed();
+        expect(now).toHaveLength(1);
+        expect(now[0]!.id).not.toBe(before!.id);
         await other.publish(channel, 'after');
         return heard.includes('after');
       },
-      { timeoutMs: 10_000, intervalMs: 200, message: 'the subscription back' },
+      { timeoutMs: 10_000, intervalMs: 200, message: 'the subscription on a new connection, hearing what is published' },
     );
-    const after = await subscribed();
-    expect(after).toHaveLength(1);
-    expect(after[0]!.id).not.toBe(before!.id);
   });
 });
