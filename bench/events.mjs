@@ -30,9 +30,9 @@
 // Options (env): BENCH_ADMIN_DATABASE_URL (postgresql://postgres@127.0.0.1:5432/postgres),
 // REDIS_URL (redis://127.0.0.1:6379), BENCH_EVENTS (50000), BENCH_STEADY_S (20), BENCH_RATE
 // (1000 events/s), BENCH_WARMUP_S (2: seconds of the steady load before the measured ones;
-// longer lets V8 optimise the services' code first), BENCH_TICK_MS (10: one post every …), BENCH_BURST (5000), BENCH_INGEST (the
-// ingest configurations, dispatchers[xEVENT_BATCH]: "1,2,2x2000"), BENCH_STEADY (the steady
-// configurations: "default,unpaced,alerts,baseline"), BENCH_WEBHOOK_DELAY_MS (5000),
+// longer lets V8 optimise the services' code first), BENCH_TICK_MS (10: one post every …),
+// BENCH_BURST (5000), BENCH_INGEST (the ingest configurations, dispatchers[xEVENT_BATCH]:
+// "1,2,2x2000"), BENCH_STEADY (the steady configurations: "default,unpaced,alerts,baseline"), BENCH_WEBHOOK_DELAY_MS (5000),
 // BENCH_ALERT_DRAIN_S (90: how long the alerts may take to be delivered), BENCH_LATENCY_DISPATCHERS (1:
 // dispatchers in the steady and burst phases), BENCH_DRAIN_S (15: how long a phase may take to
 // catch up once the load stops), BENCH_PHASES ("ingest,steady,burst"), BENCH_BASE_ROOT (a built

@@ -10,6 +10,15 @@ export function isoSql(column: string): string {
   return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 }
 
+/**
+ * SQL: a timestamptz column as epoch milliseconds, a bigint — for values inside JSON built by
+ * PostgreSQL (a JSON number there, and far cheaper than `isoSql`); as a column of its own, pg
+ * hands a bigint to Node as a string.
+ */
+export function epochMsSql(column: string): string {
+  return `(extract(epoch FROM ${column}) * 1000)::bigint`;
+}
+
 /** Longest `error` text a job summary carries; longer ones are cut with an ellipsis. */
 export const MAX_SUMMARY_ERROR_CHARS = 500;
 

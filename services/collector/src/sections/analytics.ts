@@ -1,5 +1,6 @@
 import type { AnalyticsSection, JobStatus, SeriesPoint } from '@agentos/contracts';
 import type { SectionContext } from './context';
+import { epochMsSql } from '@agentos/db';
 import { round } from './dashboard';
 import { windowStart } from './jobs';
 
@@ -81,11 +82,6 @@ export function percentileOfHistogram(buckets: readonly { bucket: number; n: num
 type HourRow = [t: number, status: JobStatus, jobs: number, durationSum: number, durations: number];
 /** A `job_created_minutes` row: bucket start (epoch ms), status, jobs. */
 type MinuteRow = [t: number, status: JobStatus, jobs: number];
-
-/** A timestamp column as epoch milliseconds, a JSON number. */
-function epochMsSql(column: string): string {
-  return `(extract(epoch FROM ${column}) * 1000)::bigint`;
-}
 
 function fill(rows: readonly (HourRow | MinuteRow)[], start: Date, stepMs: number, points: number): SeriesPoint[] {
   const out: SeriesPoint[] = Array.from({ length: points }, (_, i) => ({
