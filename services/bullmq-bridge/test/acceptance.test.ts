@@ -120,7 +120,17 @@ it('every job ends in the SSOT as in BullMQ, across two SIGKILLs of the bridge, 
     { timeoutMs: 60_000, intervalMs: 200, message: 'BullMQ finished every job' },
   );
   // … and the SSOT caught up.
-  await waitFor(async () => (await finishedInSsot()) === TOTAL, { timeoutMs: 60_000, intervalMs: 200, message: 'every job finished in the SSOT' });
+  // Asserted inside, so that a timeout says how many had arrived, and in which state.
+  await waitFor(
+    async () => {
+      const finished = await finishedInSsot();
+      if (finished === TOTAL) return true;
+      const byStatus = await stack.prisma.job.groupBy({ by: ['status'], where: { source: 'bullmq' }, _count: true });
+      expect({ finished, byStatus: Object.fromEntries(byStatus.map((g) => [g.status, g._count])) }).toEqual({ finished: TOTAL, byStatus: expect.anything() });
+      return false;
+    },
+    { timeoutMs: 60_000, intervalMs: 200, message: 'every job finished in the SSOT' },
+  );
 
   // Per job: status, attempts, error, duration, and who and what it was.
   const ssot = new Map((await stack.prisma.job.findMany({ where: { source: 'bullmq' } })).map((job) => [job.id, job]));
