@@ -10,7 +10,8 @@ import { waitFor } from './wait';
 
 /**
  * A redis-server of the test's own, on a free port, persisting nothing: a restart loses every key.
- * `args` are more of its options (`--replicaof host port`, say).
+ * `args` are more of its options (`--replicaof host port`, say). A replica's first sync starts at
+ * once: Redis 7 otherwise waits `repl-diskless-sync-delay` (5 s) for more replicas to share it.
  */
 export async function startRedisServer(args: readonly string[] = []) {
   const dir = mkdtempSync(join(tmpdir(), 'ssot-test-redis-'));
@@ -19,7 +20,7 @@ export async function startRedisServer(args: readonly string[] = []) {
   let child: ChildProcess;
 
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', join(dir, 'redis.log'), ...args], {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', join(dir, 'redis.log'), '--repl-diskless-sync-delay', '0', ...args], {
       stdio: 'ignore',
     });
     const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
