@@ -9,7 +9,7 @@ import type { JobService } from './jobs';
 import type { ApiMetrics } from './metrics';
 import { corsGuard, requestIdOf, securityHeaders } from './request-guard';
 import { parseRequestTarget } from './request-target';
-import { eventsRouter } from './routes/events';
+import { eventsRoute } from './routes/events';
 import { jobsRouter } from './routes/jobs';
 import { openApiRouter } from './routes/openapi';
 import { SSOT_ROUTES, ssotHandler } from './routes/ssot';
@@ -53,8 +53,8 @@ const REQUEST_ID = Symbol('requestId');
 type Tagged = IncomingMessage & { [REQUEST_ID]?: string };
 
 /**
- * The api's HTTP surface as one request listener: the snapshot reads on the bare request (the
- * hot path), everything else through express. No I/O of its own: it all comes in through `deps`.
+ * The api's HTTP surface as one request listener: the snapshot reads and the event ingest on the
+ * bare request (the hot paths), everything else through express. No I/O of its own: it all comes in through `deps`.
  *
  * Every request first passes the same door, whatever its route: a request id, the security
  * headers, the request target decoded and checked (a malformed percent-escape is a 400 here, not
@@ -75,6 +75,7 @@ export function createApp(deps: AppDeps): ApiApp {
   };
 
   const ssot = ssotHandler({ ...deps, fail });
+  const events = eventsRoute({ ...deps.events, metrics: deps.metrics, logger: deps.logger, fail });
   const rest = express();
   rest.disable('x-powered-by');
   rest.set('etag', false);
@@ -84,7 +85,7 @@ export function createApp(deps: AppDeps): ApiApp {
       if (!handled) next();
     }, next);
   });
-  rest.use(eventsRouter({ ...deps.events, metrics: deps.metrics, logger: deps.logger, fail }));
+  rest.use(events.router);
   rest.use(jobsRouter({ verifier: deps.verifier, jobs: deps.jobs, bulk: deps.bulk, fail }));
   rest.use(openApiRouter(deps.version ?? '0.0.0'));
   rest.use((_req, res) => sendError(res, 404, 'not_found', 'no such route'));
@@ -99,6 +100,7 @@ export function createApp(deps: AppDeps): ApiApp {
       const target = parseRequestTarget(req.url);
       if (cors(req, res)) return;
       if (ssot(req, res, target)) return;
+      if (events.handle(req, res, target)) return;
       if (deps.dashboard?.(req, res)) return;
       rest(req, res);
     } catch (error) {

@@ -146,6 +146,29 @@ describe('POST /api/events', () => {
     expect(second!.event.id).toBe(res.body.ids[1]);
   });
 
+  it('answers the same on the bare hot path (/api/events) and through express (other spellings), with the headers of every answer', async () => {
+    const { api, xlen } = await start();
+    const answers = [];
+    for (const path of ['/api/events', '/api/events?via=query', '/api/events/', '/API/Events']) {
+      const res = await request(api.app).post(path).set('Authorization', `Bearer ${TOKEN_A}`).send(jobCreated());
+      answers.push({ path, status: res.status, type: res.headers['content-type'], accepted: res.body.accepted, nosniff: res.headers['x-content-type-options'], requestId: typeof res.headers['x-request-id'] });
+    }
+    expect(answers).toEqual(
+      ['/api/events', '/api/events?via=query', '/api/events/', '/API/Events'].map((path) => ({
+        path,
+        status: 202,
+        type: 'application/json; charset=utf-8',
+        accepted: 1,
+        nosniff: 'nosniff',
+        requestId: 'string',
+      })),
+    );
+    expect(await xlen()).toBe(4);
+    // Other methods on the path are not the hot path's: express answers them as before.
+    const get = await request(api.app).get('/api/events').set('Authorization', `Bearer ${TOKEN_A}`);
+    expect(get.status).toBe(404);
+  });
+
   describe('refuses, with the exact status and body', () => {
     it('a post without a token, with an unknown token, and with an admin JWT (401)', async () => {
       const { api, xlen } = await start();
