@@ -43,8 +43,14 @@ export interface RedisKeys {
   readonly warmerLease: string;
   /** Hash `service/instance` → JSON heartbeat of every running service process. */
   readonly serviceHeartbeats: string;
-  /** Sorted set worker id → last heartbeat (ms since epoch). */
+  /** Sorted set worker id → when its last heartbeat lapses (ms since epoch; live-state.ts in the dispatcher). */
   readonly workersLive: string;
+  /**
+   * Counter bumped by every writer of worker state — a dispatcher's batch with worker events, the
+   * heartbeat sweeper — after the write and before it can be claimed covered (acknowledged). A
+   * collector reuses the workers it last read while this is unchanged (collector sections/workers.ts).
+   */
+  readonly workersGeneration: string;
   /** Hash of one worker's live state; TTL from the dispatch table's heartbeat TTL. */
   workerLive(workerId: string): string;
   /** Stream of accepted events, read by the dispatchers' consumer group. */
@@ -129,6 +135,7 @@ export function redisKeys(namespace = ''): RedisKeys {
     warmerLease: k('cache-warmer:lease'),
     serviceHeartbeats: k('services:heartbeat'),
     workersLive: k('workers:live'),
+    workersGeneration: k('workers:generation'),
     // Ids are the platforms' own (opaque): escaped, so none reaches another key or a hash slot.
     workerLive: (workerId: string) => k(`workers:live:${idKeyPart(workerId)}`),
     events: k('ssot:events'),

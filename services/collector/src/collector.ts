@@ -7,6 +7,7 @@ import { compare } from 'fast-json-patch';
 import { addDispatchedUpto } from './dispatched-upto';
 import type { CollectorMetrics } from './metrics';
 import { emptySection, SECTION_BUILDERS, type CollectorSettings, type SectionContext } from './sections';
+import { type HeldWorkers, WORKERS_REUSE_MS } from './sections/workers';
 import { toJson } from './serialize';
 
 const WRITE_SNAPSHOT = readFileSync(join(__dirname, 'lua', 'writeSnapshot-6.lua'), 'utf8');
@@ -23,6 +24,8 @@ export interface CollectorDeps {
   settings: CollectorSettings;
   /** Each section's build is abandoned (and reported in `meta.errors`) past this. @default 2000 */
   sectionTimeoutMs?: number;
+  /** The longest a partial build reuses the workers an earlier one read (sections/workers.ts). @default WORKERS_REUSE_MS */
+  workersReuseMs?: number;
 }
 
 export interface BuildResult {
@@ -53,6 +56,14 @@ interface StoredHead {
   seqs: Map<SectionName, number>;
 }
 
+/** A build's own inputs from its first round trip, beyond the sections it builds. */
+interface BuildOptions {
+  /** Run the sections one after another (benchmarks only). */
+  sequential?: boolean;
+  /** The workers' generation read at the start; given, a partial build may reuse the workers held. */
+  workersGeneration?: number | null;
+}
+
 export type Collector = ReturnType<typeof createCollector>;
 
 /**
@@ -79,6 +90,8 @@ export function createCollector(deps: CollectorDeps) {
   if (typeof redis.writeSnapshot !== 'function') deps.redis.defineCommand('writeSnapshot', { numberOfKeys: 6, lua: WRITE_SNAPSHOT });
   const k = deps.keys;
   const known = new Map<SectionName, KnownSection>();
+  const heldWorkers: { current?: HeldWorkers } = {};
+  const onWorkersRead = (outcome: 'read' | 'reused') => deps.metrics.workerReads.inc({ outcome });
 
   /**
    * The JSON Patch ops, comma-joined without brackets, from the stored values of the sections in
@@ -131,11 +144,14 @@ export function createCollector(deps: CollectorDeps) {
    * when asked — how far the dispatchers had committed, which is read before any section so that
    * every event it names was committed before the build reads.
    */
-  async function start(names: readonly SectionName[], claimDispatched: boolean): Promise<{ seq: number; head: StoredHead; dispatched?: string }> {
+  async function start(names: readonly SectionName[], claimDispatched: boolean): Promise<{ seq: number; head: StoredHead; dispatched?: string; workersGeneration: number | null }> {
     const sections = names.length === 0 ? SECTION_NAMES : [...new Set(names)];
     const pipeline = deps.redis.pipeline().incr(k.buildSeq).get(k.version).hmget(k.sectionSeq, ...sections);
     const readDispatched = claimDispatched ? addDispatchedUpto(pipeline, k) : undefined;
+    // Last, after the claim: a writer of worker state bumps it before its events can be claimed.
+    pipeline.get(k.workersGeneration);
     const replies = (await pipeline.exec()) ?? [];
+    const [generationError, generation] = replies[replies.length - 1] ?? [new Error('no reply')];
     const [seqError, seq] = replies[0] ?? [new Error('no reply to INCR')];
     if (seqError) throw seqError;
     // A failed read of the head only costs the patch: subscribers then fetch the snapshot.
@@ -146,11 +162,12 @@ export function createCollector(deps: CollectorDeps) {
       head.version = version as string | null;
       for (const [i, stored] of (seqs as (string | null)[]).entries()) if (stored !== null) head.seqs.set(sections[i]!, Number(stored));
     }
-    return { seq: Number(seq), head, dispatched: readDispatched?.(replies.slice(3)) };
+    const workersGeneration = generationError ? null : Number(generation ?? 0);
+    return { seq: Number(seq), head, dispatched: readDispatched?.(replies.slice(3, -1)), workersGeneration: Number.isSafeInteger(workersGeneration) ? workersGeneration : null };
   }
 
   /** Builds `names` (all sections when empty); in parallel unless `sequential` (benchmarks only). */
-  async function build(names: readonly SectionName[], options: { sequential?: boolean } = {}): Promise<BuildResult> {
+  async function build(names: readonly SectionName[], options: BuildOptions = {}): Promise<BuildResult> {
     const wanted = names.length === 0 ? SECTION_NAMES : [...new Set(names)];
     const ctx: SectionContext = {
       prisma: deps.prisma,
@@ -160,6 +177,13 @@ export function createCollector(deps: CollectorDeps) {
       now: new Date(),
       settings: deps.settings,
       memo: new Map(),
+      workers: {
+        allowed: names.length > 0 && options.workersGeneration !== undefined,
+        generation: options.workersGeneration ?? null,
+        maxAgeMs: deps.workersReuseMs ?? WORKERS_REUSE_MS,
+        held: heldWorkers,
+        onRead: onWorkersRead,
+      },
     };
     const started = performance.now();
     const one = async (name: SectionName): Promise<[SectionName, PromiseSettledResult<string>]> => {
@@ -241,7 +265,7 @@ export function createCollector(deps: CollectorDeps) {
     const started = await start(names, options.claimDispatched ?? false);
     let seq = started.seq;
     const upto = started.dispatched ?? eventsUpto;
-    let result = await build(names);
+    let result = await build(names, { workersGeneration: started.workersGeneration });
     let parsed = new Map<SectionName, unknown>();
     let reply = await write(seq, result, started.head, parsed, requestIds, upto);
     if (reply[0] === 'missing') {

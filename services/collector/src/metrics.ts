@@ -47,6 +47,12 @@ export function createCollectorMetrics(registry: Registry) {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    workerReads: new Counter({
+      name: 'ssot_collector_worker_reads_total',
+      help: 'Builds that read the workers (read), or reused those an earlier build read because no worker state had changed since (reused)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     snapshotBytes: new Gauge({ name: 'ssot_snapshot_bytes', help: 'Size of the last snapshot written', registers: [registry] }),
     snapshotVersion: new Gauge({ name: 'ssot_snapshot_version', help: 'Version of the last snapshot written', registers: [registry] }),
   };

@@ -23,7 +23,7 @@ export interface CollectorService {
  */
 export async function startCollectorService(
   config: Readonly<CollectorConfig>,
-  options: { listen?: boolean; logger?: Logger } = {},
+  options: { listen?: boolean; logger?: Logger; /** Tests only: see CollectorDeps. */ workersReuseMs?: number } = {},
 ): Promise<CollectorService> {
   const ctx = createServiceContext(SERVICE_NAME, config, options);
   const { logger, keys, registry } = ctx;
@@ -45,6 +45,7 @@ export async function startCollectorService(
     logger,
     metrics,
     sectionTimeoutMs: config.SECTION_TIMEOUT_MS,
+    workersReuseMs: options.workersReuseMs,
     settings: {
       warmIntervalMs: config.WARM_INTERVAL_MS,
       snapshotTtlS: config.SNAPSHOT_TTL_S,

@@ -301,6 +301,61 @@ describe('collector', () => {
     }
   });
 
+  it('reuses the workers it read while no worker state changed; reads them again when the generation moves, in full builds and past the reuse age; applies time to what it reuses', async () => {
+    const { db, namespace } = await setup();
+    const keys = redisKeys(namespace);
+    const service = await startCollectorService(configFor(namespace, db.url), { workersReuseMs: 60_000 });
+    started.push(service);
+    const reads = async () => {
+      const values = (await service.registry.getSingleMetric('ssot_collector_worker_reads_total')!.get()).values;
+      return { read: values.find((v) => v.labels.outcome === 'read')?.value ?? 0, reused: values.find((v) => v.labels.outcome === 'reused')?.value ?? 0 };
+    };
+    const live = async (id: string, activeJobs: number, ttlMs = 120_000) => {
+      await redis.zadd(keys.workersLive, Date.now() + ttlMs, id);
+      await redis.hset(keys.workerLive(id), { hostname: id, queues: '["q"]', active_jobs: String(activeJobs), concurrency: '8', at: new Date().toISOString() });
+      await redis.pexpire(keys.workerLive(id), ttlMs);
+    };
+    const shown = async (names: Parameters<typeof service.collector.refresh>[0]) => {
+      await service.collector.refresh(names);
+      return Object.fromEntries((await readSnapshot(redis, namespace)).dashboard.workers.details.map((w) => [w.id, w.active_jobs]));
+    };
+
+    await live('w1', 1);
+    expect(await shown([])).toEqual({ w1: 1 });
+    expect(await reads()).toEqual({ read: 1, reused: 0 });
+
+    // Changed behind the generation's back (no writer does this): a partial build does not see it.
+    await redis.hset(keys.workerLive('w1'), 'active_jobs', '5');
+    expect(await shown(['dashboard'])).toEqual({ w1: 1 });
+    expect(await reads()).toEqual({ read: 1, reused: 1 });
+
+    // A writer bumps the generation: read again.
+    await redis.incr(keys.workersGeneration);
+    expect(await shown(['dashboard'])).toEqual({ w1: 5 });
+    expect(await reads()).toEqual({ read: 2, reused: 1 });
+
+    // A full build (every warm) always reads.
+    await redis.hset(keys.workerLive('w1'), 'active_jobs', '6');
+    expect(await shown([])).toEqual({ w1: 6 });
+    expect(await reads()).toEqual({ read: 3, reused: 1 });
+
+    // Time alone: a live state whose hash has expired since it was read is no longer live.
+    await live('w2', 2, 300);
+    await redis.incr(keys.workersGeneration);
+    expect(await shown(['dashboard'])).toEqual({ w1: 6, w2: 2 });
+    await waitFor(async () => (await redis.exists(keys.workerLive('w2'))) === 0, { message: 'w2 expired' });
+    expect(await shown(['dashboard'])).toEqual({ w1: 6 });
+    expect(await reads()).toEqual({ read: 4, reused: 2 });
+
+    // Past the reuse age, read whatever the generation says.
+    const eager = await startCollectorService(configFor(namespace, db.url), { workersReuseMs: 0 });
+    started.push(eager);
+    await eager.collector.refresh([]);
+    await eager.collector.refresh(['dashboard']);
+    const eagerReads = (await eager.registry.getSingleMetric('ssot_collector_worker_reads_total')!.get()).values;
+    expect(eagerReads.map((v) => [v.labels.outcome, v.value])).toEqual([['read', 2]]);
+  });
+
   it('gives strictly increasing versions and loses no section update with two replicas writing at once', async () => {
     const { db, namespace } = await setup({ seed: { jobs: 2_000, days: 3, workers: 5, logs: 200 } });
     const a = await startCollectorService(configFor(namespace, db.url));

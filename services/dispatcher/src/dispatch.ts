@@ -25,7 +25,7 @@ import { alertSummary } from './actions/alert-ops';
 import { checkMinimumWorkers } from './actions/check-minimum-workers';
 import { considerScaling, type ScalingOptions } from './actions/consider-scaling';
 import { deadLetter } from './dead-letter';
-import { addLiveState } from './live-state';
+import { addLiveState, changesWorkers } from './live-state';
 import type { DispatcherMetrics } from './metrics';
 import { persistBatch, type PersistResult, type QueueLevel } from './persist';
 import { addThresholdChecks } from './thresholds';
@@ -169,10 +169,13 @@ export function createDispatcher(deps: DispatcherDeps) {
     // (collector refresh-consumer.ts), so a request read earlier would be answered by a version
     // that cannot claim its own batch; a pipeline runs its commands in order. A crash before it
     // leaves the batch pending (retried, deduplicated by the persist); the refresh's own failure
-    // leaves it to the next request or warm (≤ 5 s).
+    // leaves it to the next request or warm (≤ 5 s). Worker state written, the workers'
+    // generation goes up before the acknowledgement: a collector that reuses the workers it read
+    // earlier (collector sections/workers.ts) reads them again before it can claim this batch.
     const end = deps.redis.pipeline();
     const recovered = items.filter((i) => i.failures > 0 && !failed.has(i.entryId)).map((i) => i.entryId);
     if (recovered.length > 0) end.hdel(deps.keys.eventAttempts, ...recovered);
+    if (events.some(changesWorkers)) end.incr(deps.keys.workersGeneration);
     if (ack.length > 0) end.xack(deps.keys.events, DISPATCHER_GROUP, ...ack);
     addSectionRequest(end, events, actions.sections, done);
     if (end.length > 0) throwFirstError(await end.exec());

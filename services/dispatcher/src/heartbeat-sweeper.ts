@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { RedisKeys } from '@agentos/contracts';
 import { Lease, type LoopWatch, type Logger, type Redis } from '@agentos/runtime';
 
-const ANNOUNCE_LAPSED = readFileSync(join(__dirname, 'lua', 'announceLapsed-2.lua'), 'utf8');
+const ANNOUNCE_LAPSED = readFileSync(join(__dirname, 'lua', 'announceLapsed-3.lua'), 'utf8');
 /** Workers announced per call at most; a larger backlog takes a few sweeps. */
 const PER_SWEEP = 200;
 
@@ -33,7 +33,7 @@ type SweepRedis = Redis & { announceLapsed(...args: string[]): Promise<string[]>
  */
 export function startHeartbeatSweeper(options: SweeperOptions): { sweep(): Promise<string[]>; stop(): Promise<void> } {
   const redis = options.redis as SweepRedis;
-  if (typeof redis.announceLapsed !== 'function') options.redis.defineCommand('announceLapsed', { numberOfKeys: 2, lua: ANNOUNCE_LAPSED });
+  if (typeof redis.announceLapsed !== 'function') options.redis.defineCommand('announceLapsed', { numberOfKeys: 3, lua: ANNOUNCE_LAPSED });
   const lease = new Lease(options.redis, options.keys.sweeperLease, options.instance, options.intervalMs * 3);
   let running: Promise<unknown> | null = null;
 
@@ -44,6 +44,7 @@ export function startHeartbeatSweeper(options: SweeperOptions): { sweep(): Promi
     const announced = await redis.announceLapsed(
       options.keys.workersLive,
       options.keys.events,
+      options.keys.workersGeneration,
       String(cutoff),
       String(options.streamMaxLen),
       new Date().toISOString(),

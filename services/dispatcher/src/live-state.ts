@@ -2,6 +2,14 @@ import type { AgentEvent, RedisKeys, WorkerLiveState } from '@agentos/contracts'
 import type { ChainableCommander } from '@agentos/runtime';
 
 /**
+ * Whether the event writes worker state (its live hash and deadline here, its record in the
+ * persist): a batch with one bumps `workersGeneration` before it is acknowledged (dispatch.ts).
+ */
+export function changesWorkers(event: AgentEvent): boolean {
+  return event.name === 'worker:heartbeat' || event.name === 'worker:offline';
+}
+
+/**
  * Live state in Redis, what the collector overlays on the database records:
  * - per worker, one hash that expires with its heartbeat's TTL (the payload's `ttl_s`, else
  *   `ttlS`), and its deadline in a sorted set (score: when it lapses, ms) that the sweeper reads

@@ -7,6 +7,7 @@ import { type AgentEvent, type BroadcastMessage, redisKeys, snapshot, type Snaps
 import { createPrismaClient, createTestDatabase, seedReferenceDataset, type PrismaClient, type TestDatabase } from '@agentos/db';
 import { appendEvents, EVENT_STREAM_MAXLEN, newEvent } from '@agentos/runtime';
 import Redis from 'ioredis';
+import pino from 'pino';
 import request from 'supertest';
 import { loadApiConfig } from '../../api/src/config';
 import { startApiService, type ApiService } from '../../api/src/service';
@@ -14,6 +15,7 @@ import { loadCollectorConfig } from '../../collector/src/config';
 import { startCollectorService, type CollectorService } from '../../collector/src/service';
 import { loadDispatcherConfig } from '../src/config';
 import { listDeadLetters } from '../src/dead-letter';
+import { startHeartbeatSweeper } from '../src/heartbeat-sweeper';
 import { startDispatcherService, type DispatcherService } from '../src/service';
 import { cleanupNamespace, TEST_REDIS_URL, uniqueNamespace } from '../../../test/support/redis';
 import { waitFor } from '../../../test/support/wait';
@@ -166,6 +168,8 @@ describe('dispatcher', () => {
     expect(message.rooms).toEqual(['admin']);
     expect(message.message.type).toBe('job:new');
     expect(message.message.data).toEqual({ ...event.payload, id: event.id });
+    // Job events leave worker state alone: the collectors keep reusing the workers they read.
+    expect(await redis.get(keys.workersGeneration)).toBeNull();
   });
 
   it('job:processing: started, progress, to admin and the user', async () => {
@@ -216,7 +220,10 @@ describe('dispatcher', () => {
 
   it('worker:heartbeat: the worker online in the database and live in the snapshot', async () => {
     const event = newEvent('worker:heartbeat', { worker_id: workerId, queues: ['pipeline'], active_jobs: 2, concurrency: 4, hostname: 'worker-test', cpu: 37 });
+    const generation = Number((await redis.get(keys.workersGeneration)) ?? 0);
     await dispatchAndSee(event, (s) => s.agents_workers.workers.workers.some((w) => w.id === workerId && w.source === 'live' && w.active_jobs === 2));
+    // Bumped with the batch, before its acknowledgement (collector sections/workers.ts).
+    expect(Number(await redis.get(keys.workersGeneration))).toBeGreaterThan(generation);
     expect(await prisma.worker.findUniqueOrThrow({ where: { id: workerId } })).toMatchObject({ status: 'online', hostname: 'worker-test', activeJobs: 2, queues: ['pipeline'] });
     // Scored by when it lapses: the heartbeat's time plus HEARTBEAT_TTL_S (2 s here).
     expect(await redis.zscore(keys.workersLive, workerId)).toBe(String(Date.parse(event.occurred_at) + 2000));
@@ -357,6 +364,21 @@ describe('dispatcher', () => {
       { timeoutMs: 10_000, message: 'delivered on a retry' },
     );
     expect(webhook.received.filter((r) => r.id === event.id)).toHaveLength(1);
+  });
+
+  it('the sweeper bumps the workers\' generation with the removals it announces, and only then', async () => {
+    const own = redisKeys(uniqueNamespace('sweeper'));
+    const sweeper = startHeartbeatSweeper({ redis, keys: own, logger: pino({ level: 'silent' }), instance: 'test', heartbeatTtlS: 2, intervalMs: 60_000, streamMaxLen: EVENT_STREAM_MAXLEN });
+    try {
+      await redis.zadd(own.workersLive, Date.now() - 1, 'lapsed', Date.now() + 60_000, 'alive');
+      expect(await sweeper.sweep()).toEqual(['lapsed']);
+      expect(await redis.get(own.workersGeneration)).toBe('1');
+      expect(await sweeper.sweep()).toEqual([]);
+      expect(await redis.get(own.workersGeneration)).toBe('1');
+    } finally {
+      await sweeper.stop();
+      await cleanupNamespace(own.namespace);
+    }
   });
 
   it('dead-letters malformed stream entries at once', async () => {

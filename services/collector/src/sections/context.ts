@@ -1,6 +1,7 @@
 import type { RedisKeys, WorkerDetail } from '@agentos/contracts';
 import type { PreparedQuery, PrismaClient } from '@agentos/db';
 import type { Redis } from '@agentos/runtime';
+import type { HeldWorkers } from './workers';
 
 /** What a section builder may read. One context per build; `memo` shares work between sections. */
 export interface SectionContext {
@@ -13,6 +14,19 @@ export interface SectionContext {
   now: Date;
   settings: CollectorSettings;
   memo: Map<string, Promise<unknown>>;
+  /** Reuse of the workers read by an earlier build (sections/workers.ts); absent: always read. */
+  workers?: WorkersReuse;
+}
+
+export interface WorkersReuse {
+  /** Whether this build may reuse them (partial builds only). */
+  allowed: boolean;
+  /** The workers' generation read at the build's start; null when it could not be read. */
+  generation: number | null;
+  maxAgeMs: number;
+  /** What the collector holds between builds. */
+  held: { current?: HeldWorkers };
+  onRead?(outcome: 'read' | 'reused'): void;
 }
 
 export interface CollectorSettings {
