@@ -677,9 +677,13 @@ try {
   const path = phases.socketio;
   const bare = phases.bare;
   const gateway = phases.gateway;
+  const acceptance = Object.entries(ACCEPTANCE).every(([k, v]) => config[k] === v) && config.phases.length === 3 && config.collector === 'on';
+  // Issue 10: p99 ≤ 100 ms at the acceptance configuration, ≤ 50 ms at the small one (2,000 + 20
+  // sockets, 500 events/s) and, as the stricter line, at any other.
+  const p99TargetMs = acceptance ? 100 : 50;
   const targets = {};
   if (path) {
-    targets.p99_ms = { target: '≤ 50', measured: path.latency_ms.all.p99, user: path.latency_ms.user.p99, admin: path.latency_ms.admin.p99, met: path.latency_ms.all.p99 !== null && path.latency_ms.all.p99 <= 50 };
+    targets.p99_ms = { target: `≤ ${p99TargetMs}`, measured: path.latency_ms.all.p99, user: path.latency_ms.user.p99, admin: path.latency_ms.admin.p99, met: path.latency_ms.all.p99 !== null && path.latency_ms.all.p99 <= p99TargetMs };
     targets.lost = { target: '0', measured: path.messages.lost, duplicates: path.messages.duplicates, met: path.messages.lost === 0 };
   }
   const ratios = {};
@@ -694,7 +698,6 @@ try {
     ratios.gateway_over_bare_p99 = ratio(gateway.latency_ms.all.p99, bare.latency_ms.all.p99);
     ratios.gateway_over_bare_memory_per_connection = ratio(gateway.memory.kb_per_connection, bare.memory.kb_per_connection);
   }
-  const acceptance = Object.entries(ACCEPTANCE).every(([k, v]) => config[k] === v) && config.phases.length === 3 && config.collector === 'on';
   const report = {
     date: new Date().toISOString(),
     machine: `${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`,

@@ -149,6 +149,10 @@ describe('collector', () => {
       expect(snap.analytics.avg_processing_time).toBeCloseTo(expected.avg!, 1);
       // The histogram's answer is within 2.5 % of the exact (nearest-rank) percentile.
       expect(Math.abs(snap.analytics.p95_processing_time! / expected.p95! - 1)).toBeLessThanOrEqual(0.025);
+      // Unread notifications, from the counter the triggers keep.
+      const unread = (await pg.query<{ n: number }>('SELECT count(*)::int AS n FROM notifications WHERE read_at IS NULL')).rows[0]!.n;
+      expect(unread).toBeGreaterThan(0);
+      expect(snap.dashboard.notifications.unread).toBe(unread);
     } finally {
       await pg.end();
     }

@@ -11,6 +11,7 @@ export const SCHEMA_TABLES = [
   'job_finished_hours',
   'jobs',
   'log_entries',
+  'notification_counts',
   'notifications',
   'processed_events',
   'queues',

@@ -32,7 +32,9 @@ export async function buildDashboard(ctx: SectionContext): Promise<DashboardSect
          (SELECT coalesce(sum(jobs), 0) FROM job_finished_hours WHERE hour >= $1 AND status = 'completed')::int AS completed,
          (SELECT coalesce(sum(jobs), 0) FROM job_created_hours WHERE hour >= $2)::int AS total_today,
          ${jobSummariesSql(`SELECT * FROM jobs ORDER BY created_at DESC LIMIT ${RECENT_JOBS}`, 'j.created_at DESC')} AS recent_jobs,
-         (SELECT count(*) FROM notifications WHERE read_at IS NULL)::int AS unread,
+         -- Counted by triggers (migration 20261207000000_notification_counts): one row, not a
+         -- count of every unread notification, which grows with every failed job.
+         (SELECT coalesce(least(max(unread), 2147483647), 0) FROM notification_counts)::int AS unread,
          (SELECT coalesce(json_agg(json_build_object(
                    'id', n.id, 'kind', n.kind, 'severity', n.severity, 'title', n.title,
                    'message', CASE WHEN length(n.message) > 500 THEN left(n.message, 499) || '…' ELSE n.message END,
