@@ -18,9 +18,9 @@ CREATE TABLE "notification_counts" (
 -- One row: its id can only be true.
 ALTER TABLE "notification_counts" ADD CONSTRAINT "notification_counts_one_row" CHECK ("id");
 
--- The row's lock is taken where a statement writes notifications: inside
--- ssot_persist_events after the jobs, agents and workers and before the rollups, in every batch
--- alike, so two dispatchers still take their locks in one order.
+-- The row's lock is taken where a statement writes notifications: in ssot_persist_events after
+-- the jobs, the rollups, the agents and the workers, at the same point in every batch, so two
+-- dispatchers still take their locks in one order.
 CREATE FUNCTION ssot_notification_counts() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   delta bigint := 0;
