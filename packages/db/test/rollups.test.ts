@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { createTestDatabase, seedReferenceDataset, type TestDatabase } from '@agentos/db';
 
-// The job rollups (migration 20261130080000_job_rollups) must equal a recount of `jobs` after
-// any mix of writes: the seeder's bulk insert, the dispatcher's persist function, plain UPDATE
-// and DELETE, concurrent writers, TRUNCATE. Each check recounts every rollup from scratch.
+// The job rollups (migrations 20261130080000_job_rollups, 20261207010000_job_queue_counts) must
+// equal a recount of `jobs` after any mix of writes: the seeder's bulk insert, the dispatcher's
+// persist function, plain UPDATE and DELETE, concurrent writers, TRUNCATE. Each check recounts
+// every rollup from scratch.
 
 let database: TestDatabase;
 let pool: pg.Pool;
@@ -53,6 +54,14 @@ async function disagreements(): Promise<string[]> {
       `SELECT hour, bucket::text, NULL, jobs, NULL::bigint, NULL::int FROM job_duration_hours WHERE jobs <> 0`,
       `SELECT date_trunc('hour', created_at), ssot_duration_bucket(duration_ms)::text, NULL, count(*)::int, NULL::bigint, NULL::int
        FROM jobs WHERE status = 'completed' AND duration_ms IS NOT NULL GROUP BY 1, 2`,
+    ],
+    [
+      'job_queue_counts',
+      // No time key: the epoch stands in for it.
+      `SELECT 'epoch'::timestamptz AS k1, queue AS k2, status::text AS k3, jobs AS a, NULL::bigint AS b, NULL::int AS c
+       FROM job_queue_counts WHERE jobs <> 0`,
+      `SELECT 'epoch'::timestamptz, queue, status::text, count(*)::int, NULL::bigint, NULL::int
+       FROM jobs WHERE status IN ('pending', 'processing') GROUP BY 2, 3`,
     ],
   ];
   const lines: string[] = [];

@@ -149,6 +149,18 @@ describe('collector', () => {
       expect(snap.analytics.avg_processing_time).toBeCloseTo(expected.avg!, 1);
       // The histogram's answer is within 2.5 % of the exact (nearest-rank) percentile.
       expect(Math.abs(snap.analytics.p95_processing_time! / expected.p95! - 1)).toBeLessThanOrEqual(0.025);
+      // Each queue's backlog and the age of its oldest pending job, from the rollup and the index.
+      const perQueue = (await pg.query<{ queue: string; pending: number; processing: number; oldest_s: number | null }>(
+        `SELECT queue, count(*) FILTER (WHERE status = 'pending')::int AS pending, count(*) FILTER (WHERE status = 'processing')::int AS processing,
+                round(extract(epoch FROM $1::timestamptz - min(created_at) FILTER (WHERE status = 'pending')))::int AS oldest_s
+         FROM jobs WHERE status IN ('pending', 'processing') GROUP BY queue ORDER BY queue`, [snap.meta.generated_at])).rows;
+      expect(perQueue.length).toBeGreaterThan(1);
+      for (const q of perQueue) {
+        const shown = snap.queue.queues.find((x) => x.name === q.queue)!;
+        expect({ queue: q.queue, pending: shown.pending, processing: shown.processing }).toEqual({ queue: q.queue, pending: q.pending, processing: q.processing });
+        // Rounded on either side of the same instant: at most a second apart.
+        if (q.oldest_s !== null) expect(Math.abs(shown.oldest_pending_age_s! - q.oldest_s)).toBeLessThanOrEqual(1);
+      }
       // Unread notifications, from the counter the triggers keep.
       const unread = (await pg.query<{ n: number }>('SELECT count(*)::int AS n FROM notifications WHERE read_at IS NULL')).rows[0]!.n;
       expect(unread).toBeGreaterThan(0);

@@ -9,6 +9,7 @@ export const SCHEMA_TABLES = [
   'job_duration_hours',
   'job_events',
   'job_finished_hours',
+  'job_queue_counts',
   'jobs',
   'log_entries',
   'notification_counts',

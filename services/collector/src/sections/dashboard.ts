@@ -25,9 +25,10 @@ export async function buildDashboard(ctx: SectionContext): Promise<DashboardSect
     // Everything else in one statement: one round trip, one query to plan and parse.
     ctx.query<DashboardRow>(
       `SELECT
-         -- Served by the partial index on active jobs: cost follows the backlog, not the history.
-         (SELECT count(*) FROM jobs WHERE status = 'pending')::int AS pending,
-         (SELECT count(*) FROM jobs WHERE status = 'processing')::int AS processing,
+         -- The backlog from its rollup (migration 20261207010000_job_queue_counts): a few rows,
+         -- however large the backlog grows.
+         (SELECT coalesce(sum(jobs) FILTER (WHERE status = 'pending'), 0) FROM job_queue_counts)::int AS pending,
+         (SELECT coalesce(sum(jobs) FILTER (WHERE status = 'processing'), 0) FROM job_queue_counts)::int AS processing,
          -- From the job rollups (migration 20261130080000_job_rollups): a few rows, not a scan.
          (SELECT coalesce(sum(jobs), 0) FROM job_finished_hours WHERE hour >= $1 AND status = 'completed')::int AS completed,
          (SELECT coalesce(sum(jobs), 0) FROM job_created_hours WHERE hour >= $2)::int AS total_today,

@@ -22,13 +22,15 @@ export async function buildQueue(ctx: SectionContext): Promise<QueueSection> {
       `SELECT
          (SELECT coalesce(json_agg(json_build_object('name', name, 'pending_threshold', pending_threshold, 'paused', paused)), '[]')
           FROM queues) AS queues,
-         -- Served by the partial index on active jobs: cost follows the backlog, not the history.
+         -- The backlog from its rollup (migration 20261207010000_job_queue_counts), and each
+         -- queue's oldest pending job from the partial index on active jobs (one entry each):
+         -- a few rows however large the backlog grows.
          (SELECT coalesce(json_agg(a), '[]') FROM (
-            SELECT queue,
-                   count(*) FILTER (WHERE status = 'pending')::int AS pending,
-                   count(*) FILTER (WHERE status = 'processing')::int AS processing,
-                   ${isoSql("min(created_at) FILTER (WHERE status = 'pending')")} AS oldest
-            FROM jobs WHERE status IN ('pending', 'processing') GROUP BY queue) AS a) AS active,
+            SELECT c.queue,
+                   coalesce(sum(c.jobs) FILTER (WHERE c.status = 'pending'), 0)::int AS pending,
+                   coalesce(sum(c.jobs) FILTER (WHERE c.status = 'processing'), 0)::int AS processing,
+                   ${isoSql("(SELECT j.created_at FROM jobs j WHERE j.queue = c.queue AND j.status = 'pending' ORDER BY j.created_at LIMIT 1)")} AS oldest
+            FROM job_queue_counts c WHERE c.jobs > 0 GROUP BY c.queue) AS a) AS active,
          -- From the job rollups (migration 20261130080000_job_rollups): a few rows, not a scan.
          (SELECT coalesce(json_agg(f), '[]') FROM (
             SELECT queue, sum(jobs)::int AS failed FROM job_finished_hours

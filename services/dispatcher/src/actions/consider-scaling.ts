@@ -27,7 +27,7 @@ export async function considerScaling(
   const since = new Date(Date.now() - THROUGHPUT_WINDOW_MIN * 60_000);
   const [[counts], workers, record] = await Promise.all([
     prisma.$queryRaw<{ pending: number; done: number }[]>`
-      SELECT (SELECT count(*)::int FROM jobs WHERE queue = ${queue} AND status = 'pending') AS pending,
+      SELECT coalesce((SELECT jobs FROM job_queue_counts WHERE queue = ${queue} AND status = 'pending'), 0)::int AS pending,
              (SELECT count(*)::int FROM jobs WHERE status IN ('completed', 'failed') AND finished_at >= ${since} AND queue = ${queue}) AS done`,
     prisma.worker.count({ where: { status: 'online', queues: { has: queue } } }),
     prisma.queue.findUnique({ where: { name: queue } }),
