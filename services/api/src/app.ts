@@ -54,7 +54,8 @@ type Tagged = IncomingMessage & { [REQUEST_ID]?: string };
 
 /**
  * The api's HTTP surface as one request listener: the snapshot reads and the event ingest on the
- * bare request (the hot paths), everything else through express. No I/O of its own: it all comes in through `deps`.
+ * bare request (the hot paths), everything else through express. No I/O of its own: it all comes
+ * in through `deps`.
  *
  * Every request first passes the same door, whatever its route: a request id, the security
  * headers, the request target decoded and checked (a malformed percent-escape is a 400 here, not

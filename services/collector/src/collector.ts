@@ -7,7 +7,8 @@ import { compare } from 'fast-json-patch';
 import { addDispatchedUpto } from './dispatched-upto';
 import type { CollectorMetrics } from './metrics';
 import { emptySection, SECTION_BUILDERS, type CollectorSettings, type SectionContext } from './sections';
-import { type HeldWorkers, WORKERS_REUSE_MS } from './sections/workers';
+import type { WorkersReuse } from './sections/context';
+import { WORKERS_REUSE_MS } from './sections/workers';
 import { toJson } from './serialize';
 
 const WRITE_SNAPSHOT = readFileSync(join(__dirname, 'lua', 'writeSnapshot-6.lua'), 'utf8');
@@ -90,7 +91,8 @@ export function createCollector(deps: CollectorDeps) {
   if (typeof redis.writeSnapshot !== 'function') deps.redis.defineCommand('writeSnapshot', { numberOfKeys: 6, lua: WRITE_SNAPSHOT });
   const k = deps.keys;
   const known = new Map<SectionName, KnownSection>();
-  const heldWorkers: { current?: HeldWorkers } = {};
+  // The worker inputs this collector last read, for its next partial builds (sections/workers.ts).
+  const heldWorkers: WorkersReuse['held'] = {};
   const onWorkersRead = (outcome: 'read' | 'reused') => deps.metrics.workerReads.inc({ outcome });
 
   /**

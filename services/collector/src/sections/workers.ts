@@ -81,7 +81,10 @@ async function readWorkerInputs(ctx: SectionContext): Promise<WorkerInputs> {
   const live: WorkerInputs['live'] = [];
   if (scored.length > 0) {
     const pipeline = ctx.redis.pipeline();
-    for (let i = 0; i < scored.length; i += 2) pipeline.hgetall(ctx.keys.workerLive(scored[i]!)).pttl(ctx.keys.workerLive(scored[i]!));
+    for (let i = 0; i < scored.length; i += 2) {
+      const key = ctx.keys.workerLive(scored[i]!);
+      pipeline.hgetall(key).pttl(key);
+    }
     const results = (await pipeline.exec()) ?? [];
     for (let i = 0; i < scored.length; i += 2) {
       const [error, state] = results[i] ?? [];
