@@ -354,14 +354,19 @@ describe('npm start (scripts/start.mjs)', () => {
       };
 
       const moving = launcher.spawnedAt + 30_000;
+      // The most sim workers seen online at once: the scenario's first crash (12-18 s in at this
+      // speed) may take one down before every agent has moved, so all 8 need not be online at
+      // the moment the rest holds.
+      let simWorkersOnline = 0;
       await waitFor(
         async () => {
           const body = await read(moving);
           const simWorkers = body.dashboard.workers.details.filter((w: any) => w.id.startsWith('sim-') && w.status === 'online' && w.source === 'live');
+          simWorkersOnline = Math.max(simWorkersOnline, simWorkers.length);
           const now = processed(body);
           // As an assertion, so a timeout names what had not happened yet.
           expect({
-            simWorkersOnline: simWorkers.length,
+            simWorkersOnline,
             agentsNotMoved: [...before].filter(([agent, count]) => !(now.get(agent)! > count)).map(([agent]) => agent),
             simulator: body.system_control.services_status.simulator?.status,
             simulatorJobsListed: body.dashboard.jobs.recent_jobs.some((j: any) => j.source === 'simulator'),
