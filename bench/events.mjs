@@ -84,8 +84,15 @@ const phases = new Set((process.env.BENCH_PHASES ?? 'ingest,steady,burst').split
  * defaults of the checkout at BENCH_BASE_ROOT: a previous version, side by side in one run).
  */
 const steadyModes = (process.env.BENCH_STEADY ?? 'default,unpaced,alerts,baseline').split(',');
+/** pN: builds paced at N ms; pN-dM: and the dispatcher's batches at M ms. */
+const PACED = /^p(\d+)(?:-d(\d+))?$/;
 /** `base`: the defaults of another checkout (built), its services run from there (BENCH_BASE_ROOT). */
 const baseRoot = process.env.BENCH_BASE_ROOT;
+// Checked before anything runs, not when a configuration's turn comes minutes into the run.
+for (const mode of steadyModes) {
+  if (!['default', 'unpaced', 'alerts', 'baseline', 'base'].includes(mode) && !PACED.test(mode)) throw new Error(`BENCH_STEADY: unknown configuration ${mode}`);
+  if (mode === 'base' && !baseRoot) throw new Error('BENCH_STEADY: `base` needs BENCH_BASE_ROOT, a built checkout of the version to compare with');
+}
 /** worker:offline share of the steady workload: each one is an alert (alert_ops). 1 a second at 1,000 events/s. */
 const OFFLINE_SHARE = 0.001;
 const webhookDelayMs = Number(process.env.BENCH_WEBHOOK_DELAY_MS ?? 5000);
@@ -418,9 +425,7 @@ async function ingestPhase({ dispatchers, eventBatch }) {
 async function steadyPhase(mode) {
   const phase = `steady-${mode}`;
   // pN: builds paced at N ms; pN-dM: and the dispatcher's reads at M ms.
-  const paced = /^p(\d+)(?:-d(\d+))?$/.exec(mode);
-  if (!['default', 'unpaced', 'alerts', 'baseline', 'base'].includes(mode) && !paced) throw new Error(`BENCH_STEADY: unknown configuration ${mode}`);
-  if (mode === 'base' && !baseRoot) throw new Error('BENCH_STEADY: `base` needs BENCH_BASE_ROOT, a built checkout of the version to compare with');
+  const paced = PACED.exec(mode);
   const webhook = mode === 'alerts' ? await startSlowWebhook(webhookDelayMs) : null;
   const stack = await startStack(phase, {
     dispatchers: latencyDispatchers,

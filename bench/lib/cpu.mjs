@@ -19,7 +19,7 @@ function readProcesses() {
       const comm = stat.slice(stat.indexOf('(') + 1, close);
       const fields = stat.slice(close + 2).split(' ');
       // utime and stime are fields 14 and 15 of stat(5), i.e. 11 and 12 after comm and state.
-      out.set(Number(name), { comm, ticks: Number(fields[11]) + Number(fields[12]), ...readSyscalls(name) });
+      out.set(Number(name), { comm, ticks: Number(fields[11]) + Number(fields[12]), kernelTicks: Number(fields[12]), ...readSyscalls(name) });
     } catch {
       // The process ended while we looked.
     }
@@ -68,13 +68,15 @@ export function cpuSampler(labels) {
       const processes = readProcesses();
       const names = await labels();
       const cores = {};
+      const kernel = {};
       const syscalls = {};
-      for (const [pid, { comm, ticks, syscr, syscw }] of processes) {
+      for (const [pid, { comm, ticks, kernelTicks, syscr, syscw }] of processes) {
         const before = start.processes.get(pid);
         const used = ticks - (before?.ticks ?? 0);
         if (used <= 0) continue;
         const label = names[pid] ?? (pid === process.pid ? 'bench' : comm === 'postgres' || comm === 'redis-server' ? comm : 'other');
         cores[label] = (cores[label] ?? 0) + used;
+        kernel[label] = (kernel[label] ?? 0) + kernelTicks - (before?.kernelTicks ?? 0);
         const calls = (syscalls[label] ??= { reads: 0, writes: 0 });
         calls.reads += syscr - (before?.syscr ?? 0);
         calls.writes += syscw - (before?.syscw ?? 0);
@@ -88,6 +90,11 @@ export function cpuSampler(labels) {
         iowait_cores: perSecond(machine.iowait - start.machine.iowait),
         steal_cores: perSecond(machine.steal - start.machine.steal),
         cores: Object.fromEntries(Object.entries(cores).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, perSecond(v)])),
+        /**
+         * Per process, the part of `cores` spent in the kernel (stime): system calls, and on
+         * loopback the receiving side's TCP path that a socket write runs.
+         */
+        kernel_cores: Object.fromEntries(Object.entries(kernel).map(([k, v]) => [k, perSecond(v)])),
         /** Per process, system calls per second: reads (socket and file reads) and writes. */
         syscalls_per_s: Object.fromEntries(Object.entries(syscalls).map(([k, { reads, writes }]) => [k, { reads: callsPerSecond(reads), writes: callsPerSecond(writes) }])),
       };
