@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { SECTION_NAMES, type RedisKeys, type SectionName } from '@agentos/contracts';
 import type { PreparedQuery, PrismaClient } from '@agentos/db';
 import { errorSummary, type Logger, type Redis, withTimeout } from '@agentos/runtime';
-import { compare } from 'fast-json-patch';
 import { addDispatchedUpto } from './dispatched-upto';
+import { diffJson, isPlainJson } from './json-diff';
 import type { CollectorMetrics } from './metrics';
 import { emptySection, SECTION_BUILDERS, type CollectorSettings, type SectionContext } from './sections';
 import type { WorkersReuse } from './sections/context';
@@ -32,6 +32,12 @@ export interface CollectorDeps {
 export interface BuildResult {
   /** Section → JSON of sections that built. */
   built: Map<SectionName, string>;
+  /**
+   * Section → the value its JSON in `built` was made from, for each section whose value is plain
+   * JSON (json-diff.ts `isPlainJson`), so equal to that JSON parsed: the patch is diffed from it
+   * without parsing the JSON back.
+   */
+  plain: Map<SectionName, unknown>;
   /** Section → error message of sections that failed or timed out. */
   failed: Map<SectionName, string>;
   buildMs: number;
@@ -66,6 +72,13 @@ interface BuildOptions {
 }
 
 export type Collector = ReturnType<typeof createCollector>;
+
+/** One section's build: its JSON, and the value it was made from (plain: equal to the JSON parsed). */
+interface Built {
+  json: string;
+  plain: boolean;
+  value: unknown;
+}
 
 /**
  * A section's stored value as this collector last knew it: what its next build of the section is
@@ -102,7 +115,8 @@ export function createCollector(deps: CollectorDeps) {
    * Null when a section was never stored: no patch. `parsed` receives each changed section's
    * new value, parsed once here for the diff and kept by `remember`.
    */
-  async function patchOps(built: ReadonlyMap<SectionName, string>, head: StoredHead, parsed: Map<SectionName, unknown>): Promise<{ base: number; ops: string } | null> {
+  async function patchOps(result: BuildResult, head: StoredHead, parsed: Map<SectionName, unknown>): Promise<{ base: number; ops: string } | null> {
+    const { built, plain } = result;
     const names = [...built.keys()];
     if (names.length === 0 || !head.version) return null;
     const seqs = names.map((name) => head.seqs.get(name));
@@ -121,9 +135,9 @@ export function createCollector(deps: CollectorDeps) {
     for (const [name, json] of built) {
       const before = known.get(name)!;
       if (before.json === json) continue;
-      const value = JSON.parse(json) as object;
+      const value = plain.has(name) ? plain.get(name) : JSON.parse(json);
       parsed.set(name, value);
-      for (const op of compare(before.value as object, value)) ops.push(JSON.stringify({ ...op, path: `/${name}${op.path}` }));
+      diffJson(before.value, value, `/${name}`, ops);
     }
     end();
     return { base: Number(head.version), ops: ops.join(',') };
@@ -131,12 +145,12 @@ export function createCollector(deps: CollectorDeps) {
 
   /**
    * After a write: the sections this build stored are what the next one diffs against. A section
-   * whose JSON did not change keeps its parsed value; `parsed` has the ones the diff parsed.
+   * whose JSON did not change keeps its value; `parsed` has the ones the diff took.
    */
-  function remember(seq: number, built: ReadonlyMap<SectionName, string>, parsed: ReadonlyMap<SectionName, unknown>): void {
-    for (const [name, json] of built) {
+  function remember(seq: number, result: BuildResult, parsed: ReadonlyMap<SectionName, unknown>): void {
+    for (const [name, json] of result.built) {
       const before = known.get(name);
-      const value = parsed.get(name) ?? (before?.json === json ? before.value : JSON.parse(json));
+      const value = parsed.has(name) ? parsed.get(name) : before?.json === json ? before.value : result.plain.has(name) ? result.plain.get(name) : JSON.parse(json);
       known.set(name, { seq, json, value });
     }
   }
@@ -188,28 +202,31 @@ export function createCollector(deps: CollectorDeps) {
       },
     };
     const started = performance.now();
-    const one = async (name: SectionName): Promise<[SectionName, PromiseSettledResult<string>]> => {
+    const one = async (name: SectionName): Promise<[SectionName, PromiseSettledResult<Built>]> => {
       const t0 = performance.now();
       try {
         const builder = SECTION_BUILDERS[name] as (ctx: SectionContext) => Promise<unknown>;
         const value = await withTimeout(builder(ctx), sectionTimeoutMs, `section ${name}`);
-        return [name, { status: 'fulfilled', value: toJson(value) }];
+        // A plain value needs none of toJson's conversions, and is what its JSON parses to.
+        const plain = isPlainJson(value);
+        return [name, { status: 'fulfilled', value: { json: plain ? JSON.stringify(value) : toJson(value), plain, value } }];
       } catch (reason) {
         return [name, { status: 'rejected', reason }];
       } finally {
         deps.metrics.sectionDuration.observe({ section: name }, (performance.now() - t0) / 1000);
       }
     };
-    const settled: [SectionName, PromiseSettledResult<string>][] = [];
+    const settled: [SectionName, PromiseSettledResult<Built>][] = [];
     if (options.sequential) {
       for (const name of wanted) settled.push(await one(name));
     } else {
       settled.push(...(await Promise.all(wanted.map(one))));
     }
-    const result: BuildResult = { built: new Map(), failed: new Map(), buildMs: performance.now() - started, now: ctx.now };
+    const result: BuildResult = { built: new Map(), plain: new Map(), failed: new Map(), buildMs: performance.now() - started, now: ctx.now };
     for (const [name, outcome] of settled) {
       if (outcome.status === 'fulfilled') {
-        result.built.set(name, outcome.value);
+        result.built.set(name, outcome.value.json);
+        if (outcome.value.plain) result.plain.set(name, outcome.value.value);
       } else {
         const message = errorSummary(outcome.reason);
         result.failed.set(name, message);
@@ -223,7 +240,7 @@ export function createCollector(deps: CollectorDeps) {
 
   async function write(seq: number, result: BuildResult, head: StoredHead, parsed: Map<SectionName, unknown>, requestIds: readonly string[], eventsUpto?: string) {
     // A failed read only costs the patch: subscribers then fetch the snapshot.
-    const patch = await patchOps(result.built, head, parsed).catch(() => null);
+    const patch = await patchOps(result, head, parsed).catch(() => null);
     const args: (string | number)[] = [
       k.sections,
       k.sectionSeq,
@@ -278,6 +295,7 @@ export function createCollector(deps: CollectorDeps) {
       const extra = await build(missing);
       result = {
         built: new Map([...result.built, ...extra.built]),
+        plain: new Map([...result.plain, ...extra.plain]),
         failed: new Map([...result.failed, ...extra.failed]),
         buildMs: result.buildMs + extra.buildMs,
         now: extra.now,
@@ -289,7 +307,7 @@ export function createCollector(deps: CollectorDeps) {
     const version = Number(reply[1]);
     const bytes = Number(reply[2]);
     // Stored or not (a newer build of a section wins), the next build re-reads what changed.
-    remember(seq, result.built, parsed);
+    remember(seq, result, parsed);
     deps.metrics.patches.inc({ result: reply[3] === 'patched' ? 'published' : 'none' });
     deps.metrics.builds.inc({ kind: names.length === 0 ? 'full' : 'partial' });
     deps.metrics.snapshotBytes.set(bytes);
