@@ -6,7 +6,7 @@ import type { GatewayMetrics } from './metrics';
 import { messageBudget, parsePacket } from './client-messages';
 import { maySubscribe, roomKind, roomsOnConnect } from './rooms';
 import type { SnapshotFeed } from './snapshot-feed';
-import { limitBufferedOutput } from './socket-output';
+import { coalesceWrites, limitBufferedOutput } from './socket-output';
 
 export interface GatewayDeps {
   /** The HTTP server socket.io attaches to (it also answers /healthz, /readyz, /metrics). */
@@ -79,6 +79,7 @@ function onConnection(socket: Socket, deps: GatewayDeps): void {
   metrics.connections.inc({ role });
   metrics.connectionsTotal.inc({ role });
 
+  coalesceWrites(socket);
   limitBufferedOutput(socket, deps.maxBufferedPackets, () => {
     metrics.slowConsumers.inc();
     logger.warn({ socket: socket.id, sub: principal.sub, role }, 'disconnected a slow consumer: its buffered output reached SOCKET_MAX_PACKETS');

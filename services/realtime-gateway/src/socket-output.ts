@@ -45,3 +45,62 @@ export function limitBufferedOutput(socket: Socket, maxPackets: number, onDrop: 
     transport.socket?.terminate?.();
   });
 }
+
+/** engine.io's WebSocket transport, as far as `coalesceWrites` needs it (its typings hide these). */
+interface EngineTransport {
+  name: string;
+  send(packets: unknown[]): void;
+  /** The `ws` WebSocket; `_socket` is its TCP socket (ws's own, unexported, since ws 1). */
+  socket?: { _socket?: { cork?: () => void; uncork?: () => void } };
+}
+
+/** engine.io's socket (`socket.conn`), as far as `coalesceWrites` needs it. */
+interface EngineSocket {
+  transport: EngineTransport;
+  /** Hands the buffered packets to the transport if it is writable; called by every send. */
+  flush(): void;
+  on(event: 'upgrade', listener: (transport: EngineTransport) => void): void;
+}
+
+/**
+ * One write to the kernel per socket for the messages of one tick, instead of one per message.
+ * A broadcast reaches a socket as one `sendPacket` per message, and each one flushed the engine's
+ * buffer at once: the first message of a burst went out alone. The ones after it waited for that
+ * write and were then sent as one buffer. `ws` writes each frame on its own, so every message was
+ * a system call and, on the wire, a TCP segment of its own. At 1,000 events/s an admin socket gets
+ * them ~10 at a time (a dispatcher read's worth), and a gateway made ~26,000 writes a second for
+ * 25 admins. Now a send only marks the buffer for flushing at the end of the tick. The flush
+ * corks the TCP socket around the transport's frames, so they leave as one `writev`. Nothing
+ * waits longer than the current tick. A transport this does not recognise (long-polling, or a
+ * `ws` without `_socket`) keeps its writes as they are.
+ */
+export function coalesceWrites(socket: Socket): void {
+  const conn = socket.conn as unknown as EngineSocket;
+  const flushNow = conn.flush.bind(conn);
+  let scheduled = false;
+  conn.flush = () => {
+    if (scheduled) return;
+    scheduled = true;
+    process.nextTick(() => {
+      scheduled = false;
+      flushNow();
+    });
+  };
+  corkSends(conn.transport);
+  conn.on('upgrade', corkSends);
+}
+
+function corkSends(transport: EngineTransport): void {
+  const tcp = transport.socket?._socket;
+  if (transport.name !== 'websocket' || typeof tcp?.cork !== 'function' || typeof tcp.uncork !== 'function') return;
+  const send = transport.send.bind(transport);
+  transport.send = (packets) => {
+    if (packets.length < 2) return send(packets);
+    tcp.cork!();
+    try {
+      send(packets);
+    } finally {
+      tcp.uncork!();
+    }
+  };
+}

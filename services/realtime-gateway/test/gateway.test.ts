@@ -439,6 +439,36 @@ describe('realtime-gateway', () => {
     expect(last.data).toEqual(JSON.parse((await redis.get(keys.snapshot))!));
   }, 120_000);
 
+  it('writes a burst of messages to a socket in a few system calls, not one each, in order', async () => {
+    const { ns, keys } = namespace();
+    const [gateway] = (await gateways(1, ns)) as [GatewayService];
+    const user = await client(gateway.port, await signToken({ sub: 'burst', role: 'user' }));
+    const serverSide = gateway.io.of('/').sockets.get(user.socket.id!)!;
+    // The gateway's end of the WebSocket: every write the stream hands the kernel passes here.
+    const tcp = (serverSide.conn.transport as unknown as { socket: { _socket: Record<'_write' | '_writev', (...args: unknown[]) => unknown> } }).socket._socket;
+    let writes = 0;
+    for (const method of ['_write', '_writev'] as const) {
+      const original = tcp[method];
+      tcp[method] = function (this: unknown, ...args: unknown[]) {
+        writes += 1;
+        return original.apply(this, args);
+      };
+    }
+
+    const messages = 200;
+    const pipeline = redis.pipeline();
+    for (let i = 0; i < messages; i += 1) {
+      pipeline.publish(keys.broadcastChannel, JSON.stringify({ rooms: ['user:burst'], message: { type: 'job:progress', data: { id: String(i) }, timestamp: new Date().toISOString() } }));
+    }
+    await pipeline.exec();
+    await waitFor(() => user.of('job:progress').length >= messages, { message: `${messages} messages delivered` });
+
+    expect(user.of('job:progress').map((m) => m.data.id)).toEqual(Array.from({ length: messages }, (_, i) => String(i)));
+    // One write per message would be 200. The subscriber reads the burst in a few chunks, and
+    // the messages of each chunk leave in one write.
+    expect(writes).toBeLessThanOrEqual(10);
+  });
+
   it('disconnects a client that stops reading once its buffered messages reach SOCKET_MAX_PACKETS', async () => {
     const { ns, keys } = namespace();
     const maxPackets = 200;
