@@ -3,8 +3,10 @@
 // message to the local sockets of its rooms. Rooms as CONTRACT §6 makes them (every socket
 // `user:{id}`, admins also admin, alerts, monitoring), the user taken from the URL instead of a
 // verified token; the message `{type, data, timestamp}` encoded once and sent to each socket once
-// even when it is in several of the rooms. No socket.io, engine.io, adapter, auth, snapshot
-// updates or backpressure handling.
+// even when it is in several of the rooms, and a socket's messages of one tick written to the
+// kernel at once, as the gateways write them (`coalesceWrites`, realtime-gateway's
+// socket-output.ts): a ceiling that made one system call per message would be slower than what it
+// bounds. No socket.io, engine.io, adapter, auth, snapshot updates or backpressure handling.
 import { createServer } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Redis from 'ioredis';
@@ -34,6 +36,25 @@ function leave(room, ws) {
   if (members.size === 0) rooms.delete(room);
 }
 
+// The TCP sockets corked in this tick; uncorked together once it ends.
+const corked = new Set();
+
+function uncorkAll() {
+  for (const tcp of corked) tcp.uncork();
+  corked.clear();
+}
+
+function send(ws, text) {
+  const tcp = ws._socket;
+  if (tcp && !corked.has(tcp)) {
+    if (corked.size === 0) process.nextTick(uncorkAll);
+    corked.add(tcp);
+    tcp.cork();
+  }
+  ws.send(text);
+  sent += 1;
+}
+
 function fanOut(raw) {
   let parsed;
   try {
@@ -44,18 +65,12 @@ function fanOut(raw) {
   }
   const text = JSON.stringify(parsed.message);
   if (parsed.rooms.length === 1) {
-    for (const ws of rooms.get(parsed.rooms[0]) ?? []) {
-      ws.send(text);
-      sent += 1;
-    }
+    for (const ws of rooms.get(parsed.rooms[0]) ?? []) send(ws, text);
     return;
   }
   const targets = new Set();
   for (const room of parsed.rooms) for (const ws of rooms.get(room) ?? []) targets.add(ws);
-  for (const ws of targets) {
-    ws.send(text);
-    sent += 1;
-  }
+  for (const ws of targets) send(ws, text);
 }
 
 async function start({ redisUrl, channel }) {
