@@ -18,6 +18,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { processTicks } from './lib/bridge-bench.mjs';
 import { copyOfTemplate, referenceTemplate } from './lib/dataset.mjs';
 import { writeResults } from './lib/results.mjs';
@@ -78,7 +79,6 @@ try {
 }
 
 async function dropCopy() {
-  const { default: pg } = await import('pg');
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query('DROP DATABASE IF EXISTS ssot_bench_persist_run WITH (FORCE)').finally(() => admin.end());
